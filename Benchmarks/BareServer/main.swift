@@ -1,0 +1,12 @@
+// The benchmark ceiling: a bare Hummingbird server with one route and no middleware, built with
+// the same compiler settings as `flow`. `scripts/bench` runs it beside `flow` in the same run so
+// Flow's figures can be read as a fraction of what the framework alone does on this machine.
+import Hummingbird
+
+let port = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 8090
+let router = Router()
+router.get("/health") { _, _ in
+    #"{"status":"ok"}"#
+}
+let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+try await app.runService()

@@ -1,0 +1,121 @@
+import FlowKit
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// What `flow serve` runs: the HTTP application for the configured roles, with the database as
+/// a service that closes after the server has drained.
+public struct FlowServer: Sendable {
+    /// Whether pending migrations are applied at start or only checked.
+    public enum MigrationPolicy: Sendable {
+        case apply
+        /// Refuse to serve when the schema is not current (production without `--migrate`).
+        case requireCurrent
+    }
+
+    public let config: FlowConfig
+    public let database: Database
+    public let application: Application<RouterResponder<FlowRequestContext>>
+    let logger: Logger
+
+    /// Builds the application. Opens the database (creating a SQLite file if needed) but does
+    /// not connect to PostgreSQL or migrate until it runs.
+    /// - Parameter onServerRunning: called with the bound port once the server listens (tests use port 0).
+    public static func build(
+        config: FlowConfig, migrationPolicy: MigrationPolicy, logger: Logger,
+        modules makeModules: @Sendable (ModuleContext) -> [any FlowModule] = FlowModules.all,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> FlowServer {
+        FlowMetrics.bootstrap()
+        let database = try await Database.open(config.database, options: config.databaseOptions, logger: logger)
+        let modules = makeModules(ModuleContext(config: config, database: database, logger: logger))
+        let migrator = Migrator(database: database, sets: modules.migrationSets, logger: logger)
+        let (router, _) = makeRouter(config: config, database: database, migrator: migrator, modules: modules)
+        var services: [any Service] = [database]
+        if config.roles.contains(.worker) {
+            services += modules.flatMap(\.workerServices)
+        }
+
+        var application = Application(
+            router: router,
+            configuration: ApplicationConfiguration(
+                address: .hostname(config.host, port: config.port),
+                serverName: "flow/\(FlowVersion.current)"),
+            services: services,
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? config.port
+                logger.info("listening", metadata: [
+                    "host": "\(config.host)", "port": "\(port)", "database": "\(config.database)",
+                    "roles": "\(config.roles.sorted().map(\.rawValue).joined(separator: ","))",
+                    "env": "\(config.environment.rawValue)",
+                ])
+                await onServerRunning(port)
+            },
+            logger: logger)
+
+        application.beforeServerStarts {
+            switch migrationPolicy {
+            case .apply:
+                try await migrator.migrate()
+            case .requireCurrent:
+                do {
+                    try await migrator.verifyCurrent()
+                } catch let error as SchemaError {
+                    throw SchemaError(problems: error.problems + ["refusing to serve: run `flow migrate` or start with `flow serve --migrate`"])
+                }
+            }
+        }
+        return FlowServer(config: config, database: database, application: application, logger: logger)
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish for
+    /// up to `shutdown.grace` seconds, closes the database, and returns.
+    public func run() async throws {
+        var configuration = ServiceGroupConfiguration(
+            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        configuration.maximumGracefulShutdownDuration = config.shutdownGrace
+        configuration.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: configuration).run()
+        logger.info("stopped")
+    }
+
+    /// The HTTP pipeline. Middleware order matters; from the outside in:
+    /// identity (ids, limits) → access log → metrics → security headers → CORS → errors →
+    /// body limit → routes. Everything outside the error middleware sees rendered error responses.
+    static func makeRouter(
+        config: FlowConfig, database: Database, migrator: Migrator, modules: [any FlowModule]
+    ) -> (Router<FlowRequestContext>, OpenAPIDocument) {
+        let router = Router(context: FlowRequestContext.self)
+        let routeTable = RouteTable()
+        router.add(middleware: RequestIdentityMiddleware(bodyLimit: config.bodyLimit, trustProxy: config.trustProxy))
+        router.add(middleware: AccessLogMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: SecurityHeadersMiddleware())
+        router.add(middleware: CORSAllowlistMiddleware(origins: config.corsOrigins))
+        router.add(middleware: ErrorMiddleware(routes: routeTable))
+        router.add(middleware: BodyLimitMiddleware())
+
+        let document = OpenAPIDocument(
+            title: "Flow API", version: FlowVersion.current,
+            summary: "Event discovery and social meet-ups: accounts, events, RSVPs, crews, chat and notifications.")
+        let api = DocumentedRouter(router: router, document: document)
+        PlatformRoutes(readiness: ReadinessCheck(database: database, migrator: migrator), document: document).register(on: api)
+        if config.roles.contains(.api) {
+            for module in modules {
+                module.registerRoutes(on: api)
+            }
+        }
+
+        routeTable.load(from: router)
+        return (router, document)
+    }
+}
+
+extension [any FlowModule] {
+    /// The migration sets of the modules that own tables, in module order.
+    public var migrationSets: [MigrationSet] {
+        compactMap { $0.migrations.isEmpty ? nil : MigrationSet(domain: $0.name, $0.migrations) }
+    }
+}

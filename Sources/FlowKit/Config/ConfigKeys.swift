@@ -1,0 +1,77 @@
+/// Every configuration key Flow reads, with its default and meaning. The README's table is
+/// generated from this list (`flow config keys --markdown`), and startup warns about `FLOW_*`
+/// variables that are not in it (a typo otherwise silently falls back to the default).
+public enum ConfigKeys {
+    public struct Entry: Sendable {
+        /// Dotted key as written in the JSON config file (`database.poolSize`).
+        public let key: String
+        public let defaultValue: String
+        public let summary: String
+        /// Secrets are redacted when printed and may also come from `<VARIABLE>_FILE`.
+        public let isSecret: Bool
+
+        public var environmentName: String { ConfigKeys.environmentName(for: key) }
+    }
+
+    public static let all: [Entry] = [
+        Entry(key: "env", defaultValue: "development",
+              summary: "`development` or `production`. Production refuses missing or default secrets and does not migrate unless `flow serve --migrate` is given.", isSecret: false),
+        Entry(key: "host", defaultValue: "127.0.0.1", summary: "Address to listen on (`0.0.0.0` for all interfaces).", isSecret: false),
+        Entry(key: "port", defaultValue: "8080", summary: "TCP port to listen on (0 picks a free one).", isSecret: false),
+        Entry(key: "roles", defaultValue: "api,realtime,worker",
+              summary: "Roles this process runs; `flow serve --roles` overrides it.", isSecret: false),
+        Entry(key: "database.url", defaultValue: DatabaseLocation.defaultURL,
+              summary: "`sqlite:PATH` for an embedded SQLite file, or `postgres://user:password@host:5432/db?sslmode=disable|prefer|require`.", isSecret: true),
+        Entry(key: "database.poolSize", defaultValue: "8",
+              summary: "PostgreSQL: maximum pooled connections per process. SQLite: read connections (writes use one connection).", isSecret: false),
+        Entry(key: "database.acquireTimeout", defaultValue: "5",
+              summary: "Seconds a request waits for a database connection before answering 503.", isSecret: false),
+        Entry(key: "sqlite.synchronous", defaultValue: "full",
+              summary: "`full`: every acknowledged write survives a power cut. `normal`: survives a crash of the process, several times faster writes.", isSecret: false),
+        Entry(key: "cors.origins", defaultValue: "(none)",
+              summary: "Comma-separated origins allowed to call the API from a browser, e.g. `https://app.example.com`. `*` allows any origin (never with credentials).", isSecret: false),
+        Entry(key: "bodyLimit", defaultValue: "1MiB", summary: "Largest accepted request body: bytes, or with a unit (`512KiB`, `2MiB`). Larger bodies get 413.", isSecret: false),
+        Entry(key: "log.level", defaultValue: "info", summary: "trace, debug, info, notice, warning, error or critical.", isSecret: false),
+        Entry(key: "shutdown.grace", defaultValue: "10",
+              summary: "Seconds in-flight requests get to finish after SIGTERM/SIGINT before they are cancelled.", isSecret: false),
+        Entry(key: "trustProxy", defaultValue: "false",
+              summary: "Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy (client IP in logs, HSTS behind TLS). Enable only behind a proxy that sets them.", isSecret: false),
+    ]
+
+    public static func entry(_ key: String) -> Entry? {
+        all.first { $0.key == key }
+    }
+
+    /// `database.poolSize` → `FLOW_DATABASE_POOL_SIZE`, the same mapping swift-configuration's
+    /// environment provider applies.
+    public static func environmentName(for key: String) -> String {
+        var name = "FLOW"
+        for component in key.split(separator: ".") {
+            name += "_"
+            var previous: Character?
+            for character in component {
+                if let previous, previous.isLowercase, character.isUppercase { name += "_" }
+                name += character.isLetter || character.isNumber ? character.uppercased() : "_"
+                previous = character
+            }
+        }
+        return name
+    }
+
+    /// `FLOW_*` variables that no key reads, most likely typos.
+    public static func unknownVariables(in environment: [String: String]) -> [String] {
+        var known = Set(all.map(\.environmentName))
+        for entry in all where entry.isSecret { known.insert(entry.environmentName + "_FILE") }
+        return environment.keys.filter { $0.hasPrefix("FLOW_") && !known.contains($0) && !$0.hasPrefix("FLOW_TEST_") }.sorted()
+    }
+
+    /// The configuration table in Markdown, for the README.
+    public static func markdownTable() -> String {
+        var lines = ["| Variable | Config file key | Default | Meaning |", "|---|---|---|---|"]
+        for entry in all {
+            let name = entry.isSecret ? "`\(entry.environmentName)` (or `\(entry.environmentName)_FILE`)" : "`\(entry.environmentName)`"
+            lines.append("| \(name) | `\(entry.key)` | `\(entry.defaultValue)` | \(entry.summary) |")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,321 @@
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import PostgresKit
+import SQLKit
+import SQLiteKit
+import ServiceLifecycle
+
+/// The one way services reach storage, the same on SQLite and PostgreSQL.
+///
+/// - ``read(_:)`` runs queries on a pooled connection outside a transaction.
+/// - ``transaction(_:)`` runs a unit of work atomically: it commits when the closure returns and
+///   rolls back when it throws, so a failed request never leaves half its writes behind.
+///
+/// Queries are written once with SQLKit (`sql.raw("… \(bind: value)")` or the builders); engine
+/// errors arrive as ``DatabaseError``. Bind `Date` values and let each engine store them natively
+/// (timestamptz on PostgreSQL, REAL Unix seconds on SQLite); store identifiers as lowercase text.
+///
+/// `Database` is a `Service`: run it in the service group before the HTTP server so it closes
+/// after the server has finished its in-flight requests.
+public final class Database: Service, Sendable {
+    public let location: DatabaseLocation
+    public var engine: DatabaseEngine { location.engine }
+    let logger: Logger
+    private let backend: Backend
+    private let metrics: PoolMetrics
+
+    private enum Backend: Sendable {
+        case sqlite(SQLiteBackend)
+        case postgres(PostgresBackend)
+    }
+
+    public struct Options: Sendable {
+        /// PostgreSQL: maximum pooled connections. SQLite: number of read connections (there is
+        /// always exactly one write connection).
+        public var poolSize: Int
+        /// How long a request waits for a free connection before it fails with 503.
+        public var acquireTimeout: Duration
+        public var sqliteSynchronous: SQLiteSynchronous
+
+        public init(poolSize: Int = 8, acquireTimeout: Duration = .seconds(5), sqliteSynchronous: SQLiteSynchronous = .full) {
+            self.poolSize = poolSize
+            self.acquireTimeout = acquireTimeout
+            self.sqliteSynchronous = sqliteSynchronous
+        }
+    }
+
+    /// SQLite's `PRAGMA synchronous` in WAL mode: `full` syncs the WAL on every commit, so an
+    /// acknowledged write survives a power cut; `normal` survives a crashed process but may lose
+    /// the last commits on power loss, in exchange for several times more write throughput.
+    public enum SQLiteSynchronous: String, Sendable, CaseIterable {
+        case normal
+        case full
+    }
+
+    private init(location: DatabaseLocation, backend: Backend, poolSize: Int, logger: Logger) {
+        self.location = location
+        self.backend = backend
+        self.logger = logger
+        self.metrics = PoolMetrics(engine: location.engine, poolSize: poolSize)
+    }
+
+    /// Opens the database. SQLite files (and their folder) are created if missing; PostgreSQL
+    /// connections are made lazily by the pool once ``run()`` is running.
+    public static func open(_ location: DatabaseLocation, options: Options = Options(), logger: Logger) async throws -> Database {
+        switch location {
+        case .sqlite(let path):
+            let backend = try await SQLiteBackend.open(path: path, readers: options.poolSize, synchronous: options.sqliteSynchronous, logger: logger)
+            return Database(location: location, backend: .sqlite(backend), poolSize: options.poolSize, logger: logger)
+        case .postgres(var configuration, _):
+            configuration.options.maximumConnections = options.poolSize
+            configuration.options.connectTimeout = options.acquireTimeout
+            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+            let backend = PostgresBackend(client: client, acquireTimeout: options.acquireTimeout, logger: logger)
+            return Database(location: location, backend: .postgres(backend), poolSize: options.poolSize, logger: logger)
+        }
+    }
+
+    /// Runs `work` on a pooled connection outside any transaction.
+    public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let started = ContinuousClock.now
+        do {
+            switch backend {
+            case .sqlite(let sqlite):
+                return try await sqlite.readers.withConnection { connection in
+                    try await metrics.leased(pool: .read, waitedSince: started) {
+                        try await work(connection.sql())
+                    }
+                }
+            case .postgres(let postgres):
+                return try await postgres.withConnection { connection in
+                    try await metrics.leased(pool: .read, waitedSince: started) {
+                        try await work(connection.sql())
+                    }
+                }
+            }
+        } catch {
+            throw DatabaseError.translate(error)
+        }
+    }
+
+    /// Runs `work` in a transaction: committed when it returns, rolled back when it throws.
+    /// On SQLite, transactions run one at a time (`BEGIN IMMEDIATE` on the single writer), so a
+    /// read-modify-write inside one never races another.
+    public func transaction<T: Sendable>(_ work: @Sendable (Transaction) async throws -> T) async throws -> T {
+        let started = ContinuousClock.now
+        do {
+            switch backend {
+            case .sqlite(let sqlite):
+                return try await sqlite.writer.withConnection { connection in
+                    try await metrics.leased(pool: .write, waitedSince: started) {
+                        try await SQLiteBackend.inTransaction(connection) {
+                            try await work(Transaction(sql: connection.sql(), engine: .sqlite))
+                        }
+                    }
+                }
+            case .postgres(let postgres):
+                return try await postgres.withTransaction { connection in
+                    try await metrics.leased(pool: .write, waitedSince: started) {
+                        try await work(Transaction(sql: connection.sql(), engine: .postgres))
+                    }
+                }
+            }
+        } catch {
+            throw DatabaseError.translate(error)
+        }
+    }
+
+    /// Answers whether the database takes a trivial query within `timeout`.
+    public func ping(timeout: Duration) async throws {
+        try await withDeadline(timeout, failure: DatabaseError(.unavailable, message: "the database did not answer within \(timeout)")) {
+            _ = try await self.read { sql in try await sql.raw("SELECT 1 AS ok").all() }
+        }
+    }
+
+    /// Connections currently leased, for `/metrics` and tests.
+    public var connectionsInUse: Int {
+        switch backend {
+        case .sqlite(let sqlite): sqlite.readers.inUseCount + sqlite.writer.inUseCount
+        case .postgres: metrics.inUse
+        }
+    }
+
+    // MARK: Lifecycle
+
+    /// Service entry point: keeps the PostgreSQL pool running until graceful shutdown, then closes
+    /// every connection. SQLite has no background work; it waits for shutdown and closes.
+    public func run() async throws {
+        switch backend {
+        case .postgres(let postgres):
+            await postgres.client.run()
+        case .sqlite:
+            try? await gracefulShutdown()
+        }
+        await close()
+    }
+
+    /// Runs `body` with the database usable (the PostgreSQL pool running) and closes the database
+    /// afterwards, whether `body` succeeds or throws. For the CLI and tests; the server uses ``run()``.
+    public func withRunning<T>(_ body: () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if case .postgres(let postgres) = backend {
+                group.addTask { await postgres.client.run() }
+            }
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body())
+            } catch {
+                result = .failure(error)
+            }
+            group.cancelAll()
+            try? await group.waitForAll()
+            await close()
+            return try result.get()
+        }
+    }
+
+    /// Closes SQLite connections (PostgreSQL closes when its pool stops running). Idempotent.
+    public func close() async {
+        if case .sqlite(let sqlite) = backend {
+            await sqlite.close(logger: logger)
+        }
+    }
+}
+
+/// The handle a unit of work writes through. Pass it to anything that must commit together with
+/// the change (the bus's `publish`, the audit trail) instead of letting them open their own.
+public struct Transaction: Sendable {
+    public let sql: any SQLDatabase
+    public let engine: DatabaseEngine
+}
+
+// MARK: - Engines
+
+private struct SQLiteBackend: Sendable {
+    let threadPool: NIOThreadPool
+    let writer: SQLiteConnectionPool
+    let readers: SQLiteConnectionPool
+
+    static func open(path: String, readers readerCount: Int, synchronous: Database.SQLiteSynchronous, logger: Logger) async throws -> SQLiteBackend {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw DatabaseError(.unavailable, message: "cannot create the folder \(directory) for the SQLite file: \(error.localizedDescription)")
+            }
+        }
+        // Each connection's calls block a thread of this pool; give every connection its own thread.
+        let threadPool = NIOThreadPool(numberOfThreads: readerCount + 1)
+        threadPool.start()
+        var opened: [SQLiteConnection] = []
+        do {
+            // The writer first: it creates the file and switches it to WAL, which readers rely on.
+            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+            opened.append(writer)
+            for pragma in [
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA synchronous = \(synchronous.rawValue.uppercased())",
+                "PRAGMA foreign_keys = ON",
+                // Replaces sqlite-nio's unbounded busy handler: another process (a CLI command) may
+                // hold the write lock briefly; wait up to 5 s, then report a conflict.
+                "PRAGMA busy_timeout = 5000",
+            ] {
+                _ = try await writer.query(pragma)
+            }
+            var readerConnections: [SQLiteConnection] = []
+            for _ in 0..<max(1, readerCount) {
+                let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+                opened.append(reader)
+                for pragma in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON"] {
+                    _ = try await reader.query(pragma)
+                }
+                readerConnections.append(reader)
+            }
+            return SQLiteBackend(
+                threadPool: threadPool,
+                writer: SQLiteConnectionPool(name: "write", connections: [writer]),
+                readers: SQLiteConnectionPool(name: "read", connections: readerConnections))
+        } catch {
+            for connection in opened { try? await (connection.close() as EventLoopFuture<Void>).get() }
+            try? await threadPool.shutdownGracefully()
+            throw DatabaseError.translate(error)
+        }
+    }
+
+    static func inTransaction<T>(_ connection: SQLiteConnection, _ work: () async throws -> T) async throws -> T {
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            let result = try await work()
+            _ = try await connection.query("COMMIT")
+            return result
+        } catch {
+            // Also after a failed COMMIT (SQLITE_BUSY leaves the transaction open).
+            _ = try? await connection.query("ROLLBACK")
+            throw error
+        }
+    }
+
+    func close(logger: Logger) async {
+        await readers.close(logger: logger)
+        await writer.close(logger: logger)
+        try? await threadPool.shutdownGracefully()
+    }
+}
+
+private struct PostgresBackend: Sendable {
+    let client: PostgresClient
+    let acquireTimeout: Duration
+    let logger: Logger
+
+    /// The pool queues lease requests while the server is down and only fails them once its
+    /// circuit breaker trips (after a minute); fail faster, with 503, when no connection comes
+    /// within `acquireTimeout`. The deadline covers the wait for a connection, not the work.
+    func withConnection<T: Sendable>(_ work: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await withLeaseDeadline { markLeased in
+            try await client.withConnection { connection in
+                markLeased()
+                return try await work(connection)
+            }
+        }
+    }
+
+    func withTransaction<T: Sendable>(_ work: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await withLeaseDeadline { markLeased in
+            try await client.withTransaction(logger: logger) { connection in
+                markLeased()
+                return try await work(connection)
+            }
+        }
+    }
+
+    private func withLeaseDeadline<T: Sendable>(_ operation: @Sendable (_ markLeased: @escaping @Sendable () -> Void) async throws -> T) async throws -> T {
+        let leased = AtomicFlag()
+        let timeout = acquireTimeout
+        return try await withoutActuallyEscaping(operation) { operation in
+            try await withThrowingTaskGroup(of: LeaseOutcome<T>.self) { group in
+                group.addTask { .finished(try await operation { leased.set() }) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    if leased.isSet { return .leasedInTime }
+                    throw DatabaseError(.unavailable, message: "no PostgreSQL connection became available within \(timeout)")
+                }
+                while let outcome = try await group.next() {
+                    if case .finished(let value) = outcome {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw CancellationError()
+            }
+        }
+    }
+}
+
+private enum LeaseOutcome<T: Sendable>: Sendable {
+    case finished(T)
+    case leasedInTime
+}

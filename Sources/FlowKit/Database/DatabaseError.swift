@@ -1,0 +1,118 @@
+import Foundation
+import PostgresNIO
+import SQLiteNIO
+
+/// Database failures a service can act on, the same on both engines. Everything the engines
+/// throw passes through ``DatabaseError/translate(_:)`` at the ``Database`` boundary, so services
+/// match on `kind` (a duplicate email is a 409, a missing parent row a 422) instead of on
+/// SQLSTATE codes or SQLite result codes.
+public struct DatabaseError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case uniqueViolation
+        case foreignKeyViolation
+        case notNullViolation
+        case checkViolation
+        /// The server cannot be reached, the pool is shut down, or no connection was free in time.
+        case unavailable
+        /// Two transactions conflicted (deadlock, serialization failure, SQLite busy); retrying may succeed.
+        case conflict
+        case other
+    }
+
+    public let kind: Kind
+    /// The violated constraint: PostgreSQL's constraint name, or SQLite's `table.column` list or index name.
+    public let constraint: String?
+    public let message: String
+
+    public init(_ kind: Kind, constraint: String? = nil, message: String) {
+        self.kind = kind
+        self.constraint = constraint
+        self.message = message
+    }
+
+    public var description: String {
+        "database \(kind.rawValue)" + (constraint.map { " (\($0))" } ?? "") + ": \(message)"
+    }
+
+    /// True when this is a unique violation of the named constraint. Name unique indexes in
+    /// migrations as `<table>_<columns>_key` and this matches on both engines: PostgreSQL reports
+    /// the index name; SQLite reports `index '<name>'` for expression indexes and `table.column`
+    /// for plain ones, so both spellings are accepted.
+    public func isUniqueViolation(index: String, table: String, columns: [String]) -> Bool {
+        guard kind == .uniqueViolation, let constraint else { return false }
+        return constraint == index || constraint == columns.map { "\(table).\($0)" }.joined(separator: ", ")
+    }
+
+    /// Maps an engine error to a ``DatabaseError``; errors that are not from the database (a
+    /// service's own validation error thrown inside a transaction) pass through unchanged.
+    public static func translate(_ error: any Error) -> any Error {
+        switch error {
+        case let error as DatabaseError:
+            return error
+        case let error as PostgresTransactionError:
+            if let closureError = error.closureError { return translate(closureError) }
+            if let commitError = error.commitError { return translate(commitError) }
+            if let beginError = error.beginError { return translate(beginError) }
+            return DatabaseError(.other, message: String(reflecting: error))
+        case let error as PSQLError:
+            return translate(postgres: error)
+        case let error as SQLiteError:
+            return translate(sqlite: error)
+        default:
+            // The pool's own errors (circuit breaker tripped, pool shut down) live in an underscored
+            // module; recognise them by type name rather than importing it.
+            let typeName = String(reflecting: type(of: error))
+            if typeName.contains("ConnectionPoolError") {
+                return DatabaseError(.unavailable, message: "connection pool: \(error)")
+            }
+            return error
+        }
+    }
+
+    private static func translate(postgres error: PSQLError) -> DatabaseError {
+        switch error.code {
+        case .server:
+            let state = error.serverInfo?[.sqlState] ?? ""
+            let constraint = error.serverInfo?[.constraintName]
+            let message = error.serverInfo?[.message] ?? "server error \(state)"
+            switch state {
+            case "23505": return DatabaseError(.uniqueViolation, constraint: constraint, message: message)
+            case "23503": return DatabaseError(.foreignKeyViolation, constraint: constraint, message: message)
+            case "23502": return DatabaseError(.notNullViolation, constraint: error.serverInfo?[.columnName], message: message)
+            case "23514": return DatabaseError(.checkViolation, constraint: constraint, message: message)
+            case "40001", "40P01": return DatabaseError(.conflict, message: message)
+            case "57P01", "57P02", "57P03", "53300": return DatabaseError(.unavailable, message: message)
+            default: return DatabaseError(.other, message: "\(state): \(message)")
+            }
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
+            return DatabaseError(.unavailable, message: "PostgreSQL connection: \(error.code)")
+        default:
+            return DatabaseError(.other, message: String(reflecting: error))
+        }
+    }
+
+    private static func translate(sqlite error: SQLiteError) -> DatabaseError {
+        // SQLite says "UNIQUE constraint failed: users.email" or "... failed: index 'users_email_key'".
+        let detail = error.message.split(separator: ":", maxSplits: 1).dropFirst().first
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        let constraint = detail.map { text in
+            text.hasPrefix("index '") ? String(text.dropFirst(7).dropLast()) : text
+        }
+        switch error.reason {
+        case .constraintUniqueFailed, .constraintPrimaryKeyFailed, .constraintUniqueRowIDFailed:
+            return DatabaseError(.uniqueViolation, constraint: constraint, message: error.message)
+        case .constraintForeignKeyFailed:
+            return DatabaseError(.foreignKeyViolation, constraint: constraint, message: error.message)
+        case .constraintNotNullFailed:
+            return DatabaseError(.notNullViolation, constraint: constraint, message: error.message)
+        case .constraintCheckFailed:
+            return DatabaseError(.checkViolation, constraint: constraint, message: error.message)
+        case .busy, .busyTimeout, .locked, .busyInRecovery, .busyInSnapshot:
+            return DatabaseError(.conflict, message: error.message)
+        case .cantOpen, .cantOpenDirectory, .cantOpenInvalidPath, .full, .readOnly, .ioError:
+            return DatabaseError(.unavailable, message: error.message)
+        default:
+            return DatabaseError(.other, message: "\(error.reason): \(error.message)")
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import HTTPTypes
+import Hummingbird
+import Synchronization
+
+/// The registered routes, for answering 405 (with `Allow`) instead of 404 when a path exists
+/// under other methods. Hummingbird's router answers 404 for both; it is filled once after all
+/// routes are added (``load(from:)``), before the server starts.
+public final class RouteTable: Sendable {
+    private let routes = Mutex<[(path: RouterPath, method: HTTPRequest.Method)]>([])
+
+    public init() {}
+
+    public func load(from router: Router<some RequestContext>) {
+        let registered = router.routes.map { (path: $0.path, method: $0.method) }
+        routes.withLock { $0 = registered }
+    }
+
+    public func methods(forPath path: String) -> [HTTPRequest.Method] {
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        return routes.withLock { routes in
+            routes.filter { Self.matches($0.path, components) }.map(\.method)
+        }
+    }
+
+    static func matches(_ template: RouterPath, _ components: [Substring]) -> Bool {
+        let elements = template.components
+        for (index, element) in elements.enumerated() {
+            if element.description == "**" { return true }
+            guard index < components.count, element ~= components[index] else { return false }
+        }
+        return elements.count == components.count
+    }
+}

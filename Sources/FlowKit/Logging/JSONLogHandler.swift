@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+
+/// Writes each log record as one JSON object on one line (standard output by default), so log
+/// shippers can parse them without guessing at formats.
+///
+/// A record carries `ts` (RFC 3339, UTC, milliseconds), `level`, `logger`, `msg`, then the merged
+/// metadata (handler, provider and call site, later wins) as top-level keys. Request handlers put
+/// `request_id` and `trace_id` into their logger's metadata, so every line written while serving
+/// a request names it.
+public struct JSONLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    public var logLevel: Logger.Level
+    private let label: String
+    private let sink: LogSink
+
+    public init(label: String, level: Logger.Level, sink: LogSink = .standardOutput, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+        self.metadataProvider = metadataProvider
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let provided = metadataProvider?.get() {
+            merged.merge(provided) { _, new in new }
+        }
+        if let callSite = event.metadata {
+            merged.merge(callSite) { _, new in new }
+        }
+        if let error = event.error, merged["error"] == nil {
+            merged["error"] = .string(String(describing: error))
+        }
+
+        var line = "{\"ts\":"
+        JSONText.appendString(Self.timestamp(Date()), to: &line)
+        line += ",\"level\":"
+        JSONText.appendString(event.level.rawValue, to: &line)
+        line += ",\"logger\":"
+        JSONText.appendString(label, to: &line)
+        line += ",\"msg\":"
+        JSONText.appendString(event.message.description, to: &line)
+        // Hummingbird stores the request id under its own key; Flow's middleware sets both to the
+        // same value, so print it once.
+        if merged["request_id"] != nil { merged["hb.request.id"] = nil }
+        for key in merged.keys.sorted() where !Self.reservedKeys.contains(key) {
+            line += ","
+            JSONText.appendString(key, to: &line)
+            line += ":"
+            Self.append(merged[key]!, to: &line)
+        }
+        if event.level >= .warning {
+            line += ",\"source\":"
+            JSONText.appendString("\(event.source)/\((event.file as NSString).lastPathComponent):\(event.line)", to: &line)
+        }
+        line += "}\n"
+        sink.write(line)
+    }
+
+    private static let reservedKeys: Set<String> = ["ts", "level", "logger", "msg"]
+
+    private static func append(_ value: Logger.Metadata.Value, to out: inout String) {
+        switch value {
+        case .string(let string):
+            JSONText.appendString(string, to: &out)
+        case .stringConvertible(let convertible):
+            JSONText.appendString(convertible.description, to: &out)
+        case .array(let values):
+            out += "["
+            for (index, element) in values.enumerated() {
+                if index > 0 { out += "," }
+                append(element, to: &out)
+            }
+            out += "]"
+        case .dictionary(let dictionary):
+            out += "{"
+            for (index, key) in dictionary.keys.sorted().enumerated() {
+                if index > 0 { out += "," }
+                JSONText.appendString(key, to: &out)
+                out += ":"
+                append(dictionary[key]!, to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+}
+
+/// Where log lines go. Each line is written with a single `write(2)`-sized call so concurrent
+/// writers never interleave inside a line.
+public struct LogSink: Sendable {
+    let write: @Sendable (String) -> Void
+
+    public init(write: @escaping @Sendable (String) -> Void) {
+        self.write = write
+    }
+
+    /// Unbuffered writes to file descriptor 1: a line is never held back in a buffer, and a
+    /// single `write(2)` per line keeps lines whole when written from several threads.
+    public static let standardOutput = LogSink { line in
+        var line = line
+        line.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Foundation.write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+
+    public func write(_ line: String) {
+        write(line)
+    }
+}
+
+/// Minimal JSON string escaping (RFC 8259 §7), shared by the log handler and anything else that
+/// writes JSON text by hand on a hot path.
+public enum JSONText {
+    public static func appendString(_ string: String, to out: inout String) {
+        out += "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20:
+                out += "\\u" + String(repeating: "0", count: 4 - String(c.value, radix: 16).count) + String(c.value, radix: 16)
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}

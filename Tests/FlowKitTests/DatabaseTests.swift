@@ -1,0 +1,160 @@
+import FlowKit
+import FlowTestSupport
+import Foundation
+import SQLKit
+import Testing
+
+@Suite("Database on both engines")
+struct DatabaseTests {
+    static func prepare(_ database: Database) async throws {
+        try await database.transaction { tx in
+            let timestamp = tx.engine == .postgres ? "TIMESTAMPTZ" : "REAL"
+            try await tx.sql.raw("CREATE TABLE parents (id TEXT PRIMARY KEY, email TEXT NOT NULL)").run()
+            try await tx.sql.raw("CREATE UNIQUE INDEX parents_email_key ON parents (email)").run()
+            try await tx.sql.raw("""
+                CREATE TABLE children (id TEXT PRIMARY KEY, parent_id TEXT NOT NULL REFERENCES parents (id), born_at \(unsafeRaw: timestamp))
+                """).run()
+        }
+    }
+
+    static func count(_ database: Database, _ table: String) async throws -> Int {
+        try await database.read { sql in
+            try await sql.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()!.decode(column: "n", as: Int.self)
+        }
+    }
+
+    @Test("a committed transaction is visible to reads", arguments: TestEngine.allCases)
+    func commitIsVisible(engine: TestEngine) async throws {
+        try await TestDatabases.with(engine) { database in
+            try await Self.prepare(database)
+            try await database.transaction { tx in
+                try await tx.sql.raw("INSERT INTO parents (id, email) VALUES (\(bind: "p1"), \(bind: "a@example.com"))").run()
+            }
+            #expect(try await Self.count(database, "parents") == 1)
+        }
+    }
+
+    @Test("a throwing transaction leaves nothing behind", arguments: TestEngine.allCases)
+    func rollbackOnThrow(engine: TestEngine) async throws {
+        struct Abort: Error {}
+        try await TestDatabases.with(engine) { database in
+            try await Self.prepare(database)
+            await #expect(throws: Abort.self) {
+                try await database.transaction { tx in
+                    try await tx.sql.raw("INSERT INTO parents (id, email) VALUES (\(bind: "p1"), \(bind: "a@example.com"))").run()
+                    try await tx.sql.raw("INSERT INTO children (id, parent_id) VALUES (\(bind: "c1"), \(bind: "p1"))").run()
+                    throw Abort()
+                }
+            }
+            #expect(try await Self.count(database, "parents") == 0)
+            #expect(try await Self.count(database, "children") == 0)
+        }
+    }
+
+    @Test("unique, foreign-key and not-null violations arrive typed", arguments: TestEngine.allCases)
+    func typedConstraintErrors(engine: TestEngine) async throws {
+        try await TestDatabases.with(engine) { database in
+            try await Self.prepare(database)
+            try await database.transaction { tx in
+                try await tx.sql.raw("INSERT INTO parents (id, email) VALUES (\(bind: "p1"), \(bind: "a@example.com"))").run()
+            }
+
+            let duplicate = await #expect(throws: DatabaseError.self) {
+                try await database.transaction { tx in
+                    try await tx.sql.raw("INSERT INTO parents (id, email) VALUES (\(bind: "p2"), \(bind: "a@example.com"))").run()
+                }
+            }
+            #expect(duplicate?.kind == .uniqueViolation)
+            #expect(duplicate?.isUniqueViolation(index: "parents_email_key", table: "parents", columns: ["email"]) == true)
+
+            let orphan = await #expect(throws: DatabaseError.self) {
+                try await database.transaction { tx in
+                    try await tx.sql.raw("INSERT INTO children (id, parent_id) VALUES (\(bind: "c1"), \(bind: "missing"))").run()
+                }
+            }
+            #expect(orphan?.kind == .foreignKeyViolation)
+
+            let missing = await #expect(throws: DatabaseError.self) {
+                try await database.transaction { tx in
+                    try await tx.sql.raw("INSERT INTO parents (id) VALUES (\(bind: "p3"))").run()
+                }
+            }
+            #expect(missing?.kind == .notNullViolation)
+            // The failed transactions left the first row alone and added nothing.
+            #expect(try await Self.count(database, "parents") == 1)
+        }
+    }
+
+    @Test("dates round-trip through both engines", arguments: TestEngine.allCases)
+    func datesRoundTrip(engine: TestEngine) async throws {
+        try await TestDatabases.with(engine) { database in
+            try await Self.prepare(database)
+            let born = Date(timeIntervalSince1970: 1_790_000_000.123)
+            try await database.transaction { tx in
+                try await tx.sql.raw("INSERT INTO parents (id, email) VALUES ('p1', 'a@example.com')").run()
+                try await tx.sql.raw("INSERT INTO children (id, parent_id, born_at) VALUES ('c1', 'p1', \(bind: born))").run()
+            }
+            let read = try await database.read { sql in
+                try await sql.raw("SELECT born_at FROM children WHERE born_at > \(bind: born.addingTimeInterval(-1))").first()!.decode(column: "born_at", as: Date.self)
+            }
+            #expect(abs(read.timeIntervalSince(born)) < 0.001)
+        }
+    }
+
+    @Test("concurrent transactions all commit and release their connections", arguments: TestEngine.allCases)
+    func concurrentTransactions(engine: TestEngine) async throws {
+        try await TestDatabases.with(engine, poolSize: 3) { database in
+            try await Self.prepare(database)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<60 {
+                    group.addTask {
+                        try await database.transaction { tx in
+                            try await tx.sql.raw("INSERT INTO parents (id, email) VALUES (\(bind: "p\(index)"), \(bind: "u\(index)@example.com"))").run()
+                        }
+                        _ = try await Self.count(database, "parents")
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await Self.count(database, "parents") == 60)
+            #expect(database.connectionsInUse == 0)
+        }
+    }
+
+    @Test("SQLite runs in WAL mode with foreign keys on")
+    func sqlitePragmas() async throws {
+        try await TestDatabases.with(.sqlite) { database in
+            let mode = try await database.read { sql in
+                try await sql.raw("PRAGMA journal_mode").first()!.decode(column: "journal_mode", as: String.self)
+            }
+            #expect(mode == "wal")
+            let foreignKeys = try await database.transaction { tx in
+                try await tx.sql.raw("PRAGMA foreign_keys").first()!.decode(column: "foreign_keys", as: Int.self)
+            }
+            #expect(foreignKeys == 1)
+        }
+    }
+
+    @Test("SQLite read connections refuse writes")
+    func sqliteReadersAreReadOnly() async throws {
+        try await TestDatabases.with(.sqlite) { database in
+            try await Self.prepare(database)
+            await #expect(throws: (any Error).self) {
+                try await database.read { sql in
+                    try await sql.raw("INSERT INTO parents (id, email) VALUES ('x', 'x@example.com')").run()
+                }
+            }
+        }
+    }
+
+    @Test("a closed database answers unavailable, not a crash")
+    func closedDatabaseIsUnavailable() async throws {
+        try await TestDatabases.with(.sqlite) { database in
+            await database.close()
+            let error = await #expect(throws: DatabaseError.self) {
+                try await database.ping(timeout: .seconds(1))
+            }
+            #expect(error?.kind == .unavailable)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+@testable import FlowKit
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@Suite("Platform helpers")
+struct SupportTests {
+    @Test("UUIDv7: version and variant bits, time order, embedded time")
+    func uuidV7() throws {
+        let earlier = Date(timeIntervalSince1970: 1_700_000_000)
+        let later = earlier.addingTimeInterval(0.002)
+        let a = UUIDv7.make(at: earlier)
+        let b = UUIDv7.make(at: later)
+        #expect(a.uuid.6 >> 4 == 7)
+        #expect(a.uuid.8 >> 6 == 0b10)
+        #expect(a.uuidString.lowercased() < b.uuidString.lowercased())
+        let embedded = try #require(UUIDv7.timestamp(of: a))
+        #expect(abs(embedded.timeIntervalSince(earlier)) < 0.001)
+        let text = UUIDv7.string()
+        #expect(text == text.lowercased())
+    }
+
+    @Test("log lines are single-line JSON objects carrying metadata")
+    func jsonLogLines() throws {
+        let lines = Mutex<[String]>([])
+        var handler = JSONLogHandler(label: "test", level: .info, sink: LogSink { line in lines.withLock { $0.append(line) } })
+        handler[metadataKey: "request_id"] = "r-1"
+        handler[metadataKey: "hb.request.id"] = "r-1"
+        var logger = Logger(label: "test", factory: { _ in handler })
+        logger[metadataKey: "trace_id"] = "t-1"
+        logger.info("hello \"world\"\nsecond line", metadata: ["count": .stringConvertible(3), "tags": ["a", "b"]])
+        logger.debug("dropped below the level")
+
+        let written = lines.withLock { $0 }
+        #expect(written.count == 1)
+        let line = try #require(written.first)
+        #expect(line.hasSuffix("\n"))
+        #expect(line.dropLast().contains("\n") == false)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["msg"] as? String == "hello \"world\"\nsecond line")
+        #expect(object["level"] as? String == "info")
+        #expect(object["request_id"] as? String == "r-1")
+        #expect(object["hb.request.id"] == nil)
+        #expect(object["trace_id"] as? String == "t-1")
+        #expect(object["count"] as? String == "3")
+        #expect(object["tags"] as? [String] == ["a", "b"])
+        #expect((object["ts"] as? String)?.hasSuffix("Z") == true)
+    }
+
+    @Test("RFC 3339 parsing accepts offsets and fractions")
+    func rfc3339() throws {
+        let utc = try #require(RFC3339.parse("2026-05-01T18:30:00Z"))
+        let offset = try #require(RFC3339.parse("2026-05-01T20:30:00+02:00"))
+        let fraction = try #require(RFC3339.parse("2026-05-01T18:30:00.250Z"))
+        #expect(utc == offset)
+        #expect(fraction.timeIntervalSince(utc) == 0.25)
+        #expect(RFC3339.parse("May 1st") == nil)
+    }
+
+    @Test("request ids from clients are kept only when short and plain")
+    func requestIds() {
+        #expect(RequestIdentityMiddleware.acceptableRequestId("abc-123_x.y:z") == "abc-123_x.y:z")
+        #expect(RequestIdentityMiddleware.acceptableRequestId("") == nil)
+        #expect(RequestIdentityMiddleware.acceptableRequestId("has space") == nil)
+        #expect(RequestIdentityMiddleware.acceptableRequestId(String(repeating: "a", count: 129)) == nil)
+        #expect(RequestIdentityMiddleware.acceptableRequestId("line\nbreak") == nil)
+    }
+
+    @Test("trace ids come from a valid traceparent or are made fresh")
+    func traceIds() {
+        let given = RequestIdentityMiddleware.traceId(from: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        #expect(given == "4bf92f3577b34da6a3ce929d0e0e4736")
+        let fresh = RequestIdentityMiddleware.traceId(from: "garbage")
+        #expect(fresh.count == 32 && fresh != given)
+    }
+}
