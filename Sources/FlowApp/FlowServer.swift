@@ -37,6 +37,9 @@ public struct FlowServer: Sendable {
         if config.roles.contains(.worker) {
             services += modules.flatMap(\.workerServices)
         }
+        if config.roles.contains(.realtime) {
+            logger.info("role realtime: no realtime gateway is built yet; only the platform endpoints are served for it")
+        }
 
         var application = Application(
             router: router,
@@ -87,7 +90,8 @@ public struct FlowServer: Sendable {
     static func makeRouter(
         config: FlowConfig, database: Database, migrator: Migrator, modules: [any FlowModule]
     ) -> (Router<FlowRequestContext>, OpenAPIDocument) {
-        let router = Router(context: FlowRequestContext.self)
+        // HEAD is answered for every GET route (monitoring tools probe with it).
+        let router = Router(context: FlowRequestContext.self, options: .autoGenerateHeadEndpoints)
         let routeTable = RouteTable()
         router.add(middleware: RequestIdentityMiddleware(bodyLimit: config.bodyLimit, trustProxy: config.trustProxy))
         router.add(middleware: AccessLogMiddleware())
@@ -108,7 +112,7 @@ public struct FlowServer: Sendable {
             }
         }
 
-        routeTable.load(from: router)
+        routeTable.load(from: router, headForGet: true)
         return (router, document)
     }
 }

@@ -25,10 +25,13 @@ struct ErrorShapeTests {
         try await withTestServer { client, _ in
             try await client.execute(uri: "/health", method: .delete) { response in
                 #expect(response.status == .methodNotAllowed)
-                #expect(response.headers[.allow] == "GET")
+                #expect(response.headers[.allow] == "GET, HEAD")
                 let error = response.errorBody()
                 #expect(error["code"] as? String == "method_not_allowed")
-                #expect((error["details"] as? [String: Any])?["allowed"] as? [String] == ["GET"])
+                #expect((error["details"] as? [String: Any])?["allowed"] as? [String] == ["GET", "HEAD"])
+            }
+            try await client.execute(uri: "/health", method: .head) { response in
+                #expect(response.status == .ok)
             }
             try await client.execute(uri: "/test/items/42", method: .put) { response in
                 #expect(response.status == .methodNotAllowed)

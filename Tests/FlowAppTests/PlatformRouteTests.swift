@@ -109,7 +109,7 @@ struct PlatformRouteTests {
             let database = server.database
             let migrator = Migrator(database: database, sets: [], logger: TestDatabases.logger)
             let (router, document) = FlowServer.makeRouter(config: server.config, database: database, migrator: migrator, modules: [ProbeModule()])
-            for route in router.routes {
+            for route in router.routes where route.method != .head {  // HEAD mirrors each GET
                 #expect(document.documents(method: route.method, path: route.path.description), "\(route.method) \(route.path) is not in the OpenAPI document")
             }
             try await client.execute(uri: "/openapi.json", method: .get) { response in

@@ -15,13 +15,13 @@ public enum ConfigKeys {
 
     public static let all: [Entry] = [
         Entry(key: "env", defaultValue: "development",
-              summary: "`development` or `production`. Production refuses missing or default secrets and does not migrate unless `flow serve --migrate` is given.", isSecret: false),
+              summary: "`development` or `production`. In production the server does not migrate on start unless `flow serve --migrate` is given, and refuses an outdated schema.", isSecret: false),
         Entry(key: "host", defaultValue: "127.0.0.1", summary: "Address to listen on (`0.0.0.0` for all interfaces).", isSecret: false),
         Entry(key: "port", defaultValue: "8080", summary: "TCP port to listen on (0 picks a free one).", isSecret: false),
         Entry(key: "roles", defaultValue: "api,realtime,worker",
               summary: "Roles this process runs; `flow serve --roles` overrides it.", isSecret: false),
         Entry(key: "database.url", defaultValue: DatabaseLocation.defaultURL,
-              summary: "`sqlite:PATH` for an embedded SQLite file, or `postgres://user:password@host:5432/db?sslmode=disable|prefer|require`.", isSecret: true),
+              summary: "`sqlite:PATH` for an embedded SQLite file, or `postgres://user:password@host:5432/db` (`?sslmode=` disable, prefer or require).", isSecret: true),
         Entry(key: "database.poolSize", defaultValue: "8",
               summary: "PostgreSQL: maximum pooled connections per process. SQLite: read connections (writes use one connection).", isSecret: false),
         Entry(key: "database.acquireTimeout", defaultValue: "5",

@@ -14,7 +14,7 @@ public struct AccessLogMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let microseconds = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
         let status = response.status.code
         context.logger.log(
             level: status >= 500 ? .error : .info,
@@ -24,7 +24,7 @@ public struct AccessLogMiddleware: RouterMiddleware {
                 "path": .string(request.uri.path),
                 "route": .string(context.endpointPath ?? "-"),
                 "status": .stringConvertible(status),
-                "duration_ms": .string(String(format: "%.2f", milliseconds)),
+                "duration_ms": .stringConvertible(Double(microseconds) / 1000),
                 "client": .string(context.clientAddress ?? "-"),
             ])
         return response

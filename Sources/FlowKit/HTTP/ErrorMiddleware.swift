@@ -25,7 +25,10 @@ public struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let apiError = translate(error, request: request)
-            if apiError.status.code >= 500 {
+            if apiError.status.code >= 500, error is APIError {
+                // A deliberate answer (not ready, unavailable): worth a warning, not a stack of detail.
+                context.logger.warning("request refused", metadata: ["code": "\(apiError.code)", "reason": "\(apiError.message)"])
+            } else if apiError.status.code >= 500 {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))", "code": "\(apiError.code)"])
             } else {
                 context.logger.debug("request refused", metadata: ["code": "\(apiError.code)", "reason": "\(apiError.message)"])

@@ -10,8 +10,15 @@ public final class RouteTable: Sendable {
 
     public init() {}
 
-    public func load(from router: Router<some RequestContext>) {
-        let registered = router.routes.map { (path: $0.path, method: $0.method) }
+    /// - Parameter headForGet: the router answers HEAD for every GET route (Hummingbird's
+    ///   `autoGenerateHeadEndpoints`, which `router.routes` does not list).
+    public func load(from router: Router<some RequestContext>, headForGet: Bool) {
+        var registered = router.routes.map { (path: $0.path, method: $0.method) }
+        if headForGet {
+            let explicitHeads = Set(registered.filter { $0.method == .head }.map(\.path.description))
+            registered += registered.filter { $0.method == .get && !explicitHeads.contains($0.path.description) }
+                .map { (path: $0.path, method: HTTPRequest.Method.head) }
+        }
         routes.withLock { $0 = registered }
     }
 
