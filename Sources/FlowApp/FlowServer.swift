@@ -43,6 +43,9 @@ public struct FlowServer: Sendable {
 
         var application = Application(
             router: router,
+            // Idle keep-alive connections are closed after 75 s (longer than the usual 60 s of
+            // load balancers, so they close first), which also bounds slow or stalled clients.
+            server: .http1(configuration: .init(idleTimeout: .seconds(75))),
             configuration: ApplicationConfiguration(
                 address: .hostname(config.host, port: config.port),
                 serverName: "flow/\(FlowVersion.current)"),

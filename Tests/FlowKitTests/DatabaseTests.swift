@@ -121,6 +121,21 @@ struct DatabaseTests {
         }
     }
 
+    @Test("a transaction opened inside another fails instead of deadlocking", arguments: TestEngine.allCases)
+    func nestedTransactionRefused(engine: TestEngine) async throws {
+        try await TestDatabases.with(engine) { database in
+            try await Self.prepare(database)
+            let error = await #expect(throws: DatabaseError.self) {
+                try await database.transaction { tx in
+                    try await tx.sql.raw("INSERT INTO parents (id, email) VALUES ('p1', 'a@example.com')").run()
+                    try await database.transaction { _ in }
+                }
+            }
+            #expect(error?.message.contains("inside another") == true)
+            #expect(try await Self.count(database, "parents") == 0)
+        }
+    }
+
     @Test("SQLite runs in WAL mode with foreign keys on")
     func sqlitePragmas() async throws {
         try await TestDatabases.with(.sqlite) { database in

@@ -105,6 +105,11 @@ public final class Database: Service, Sendable {
     /// On SQLite, transactions run one at a time (`BEGIN IMMEDIATE` on the single writer), so a
     /// read-modify-write inside one never races another.
     public func transaction<T: Sendable>(_ work: @Sendable (Transaction) async throws -> T) async throws -> T {
+        // A transaction opened inside another would wait forever for SQLite's single writer (and
+        // on PostgreSQL would not be atomic with the outer one): pass the `Transaction` instead.
+        guard !Self.insideTransaction else {
+            throw DatabaseError(.other, message: "a transaction was opened inside another; pass the outer Transaction down instead")
+        }
         let started = ContinuousClock.now
         do {
             switch backend {
@@ -112,14 +117,18 @@ public final class Database: Service, Sendable {
                 return try await sqlite.writer.withConnection { connection in
                     try await metrics.leased(pool: .write, waitedSince: started) {
                         try await SQLiteBackend.inTransaction(connection) {
-                            try await work(Transaction(sql: connection.sql(), engine: .sqlite))
+                            try await Self.$insideTransaction.withValue(true) {
+                                try await work(Transaction(sql: connection.sql(), engine: .sqlite))
+                            }
                         }
                     }
                 }
             case .postgres(let postgres):
                 return try await postgres.withTransaction { connection in
                     try await metrics.leased(pool: .write, waitedSince: started) {
-                        try await work(Transaction(sql: connection.sql(), engine: .postgres))
+                        try await Self.$insideTransaction.withValue(true) {
+                            try await work(Transaction(sql: connection.sql(), engine: .postgres))
+                        }
                     }
                 }
             }
@@ -134,6 +143,8 @@ public final class Database: Service, Sendable {
             _ = try await self.read { sql in try await sql.raw("SELECT 1 AS ok").all() }
         }
     }
+
+    @TaskLocal static var insideTransaction = false
 
     /// Connections currently leased, for `/metrics` and tests.
     public var connectionsInUse: Int {
