@@ -25,12 +25,14 @@ public struct FlowServer: Sendable {
     /// - Parameter onServerRunning: called with the bound port once the server listens (tests use port 0).
     public static func build(
         config: FlowConfig, migrationPolicy: MigrationPolicy, logger: Logger,
-        modules makeModules: @Sendable (ModuleContext) -> [any FlowModule] = FlowModules.all,
+        modules makeModules: @Sendable (ModuleContext) -> [any FlowModule] = { FlowModules.build($0).all },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> FlowServer {
         FlowMetrics.bootstrap()
         let database = try await Database.open(config.database, options: config.databaseOptions, logger: logger)
-        let modules = makeModules(ModuleContext(config: config, database: database, logger: logger))
+        let schemaReady = Gate()
+        let modules = makeModules(ModuleContext(
+            config: config, database: database, admin: adminAccess(config, logger: logger), schemaReady: schemaReady, logger: logger))
         let migrator = Migrator(database: database, sets: modules.migrationSets, logger: logger)
         let (router, _) = makeRouter(config: config, database: database, migrator: migrator, modules: modules)
         var services: [any Service] = [database]
@@ -72,8 +74,22 @@ public struct FlowServer: Sendable {
                     throw SchemaError(problems: error.problems + ["refusing to serve: run `flow migrate` or start with `flow serve --migrate`"])
                 }
             }
+            schemaReady.open()
         }
         return FlowServer(config: config, database: database, application: application, logger: logger)
+    }
+
+    /// The operator token: configured, or in development a random one for this run (logged so
+    /// a developer can use the admin API); production without one keeps the admin API off.
+    static func adminAccess(_ config: FlowConfig, logger: Logger) -> AdminAccess {
+        if let token = config.adminToken { return AdminAccess(token: token) }
+        guard config.environment == .development else {
+            logger.notice("admin API disabled: FLOW_ADMIN_TOKEN is not set")
+            return AdminAccess(token: nil)
+        }
+        let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        logger.notice("development admin token for this run (set FLOW_ADMIN_TOKEN to choose one)", metadata: ["admin_token": "\(token)"])
+        return AdminAccess(token: token)
     }
 
     /// Serves until SIGTERM or SIGINT, then stops accepting, lets in-flight requests finish for

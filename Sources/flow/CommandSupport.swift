@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlowApp
 import FlowKit
 import Foundation
 import Logging
@@ -36,10 +37,12 @@ enum CommandLogging {
 }
 
 extension Database {
-    /// Opens the configured database for a one-off command and closes it afterwards.
-    static func withConfigured<T>(_ config: FlowConfig, logger: Logger, _ body: (Database) async throws -> T) async throws -> T {
+    /// Opens the configured database for a one-off command, builds the domains on it, and
+    /// closes it afterwards.
+    static func withConfigured<T>(_ config: FlowConfig, logger: Logger, _ body: (Database, FlowModules) async throws -> T) async throws -> T {
         FlowMetrics.bootstrap()
         let database = try await Database.open(config.database, options: config.databaseOptions, logger: logger)
-        return try await database.withRunning { try await body(database) }
+        let modules = FlowModules.build(ModuleContext(config: config, database: database, admin: AdminAccess(token: config.adminToken), logger: logger))
+        return try await database.withRunning { try await body(database, modules) }
     }
 }

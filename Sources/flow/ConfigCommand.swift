@@ -39,6 +39,8 @@ struct ConfigCommand: AsyncParsableCommand {
             ("bodyLimit", "\(config.bodyLimit) bytes"),
             ("log.level", config.logLevel.rawValue),
             ("shutdown.grace", "\(config.shutdownGrace)"),
+            ("admin.token", config.adminToken == nil ? "(not set)" : "(set, hidden)"),
+            ("bus.retentionDays", "\(config.busRetention.components.seconds / 86_400)"),
             ("trustProxy", String(config.trustProxy)),
         ]
         for (key, value) in rows {

@@ -19,8 +19,8 @@ struct MigrateCommand: AsyncParsableCommand {
             let config = try await options.load()
             let logger = CommandLogging.bootstrap(config)
             do {
-                let applied = try await Database.withConfigured(config, logger: logger) { database in
-                    try await Migrator(database: database, sets: FlowModules.all(ModuleContext(config: config, database: database, logger: logger)).migrationSets, logger: logger).migrate()
+                let applied = try await Database.withConfigured(config, logger: logger) { database, modules in
+                    try await Migrator(database: database, sets: modules.all.migrationSets, logger: logger).migrate()
                 }
                 print(applied.isEmpty ? "Schema is current; nothing to apply." : "Applied \(applied.count) migration(s):\n" + applied.map { "  \($0.label)" }.joined(separator: "\n"))
             } catch {
@@ -40,8 +40,8 @@ struct MigrateCommand: AsyncParsableCommand {
             let logger = CommandLogging.bootstrap(config)
             let statuses: [MigrationStatus]
             do {
-                statuses = try await Database.withConfigured(config, logger: logger) { database in
-                    try await Migrator(database: database, sets: FlowModules.all(ModuleContext(config: config, database: database, logger: logger)).migrationSets, logger: logger).status()
+                statuses = try await Database.withConfigured(config, logger: logger) { database, modules in
+                    try await Migrator(database: database, sets: modules.all.migrationSets, logger: logger).status()
                 }
             } catch {
                 FileHandle.standardError.write(Data("flow migrate status: \(error)\n".utf8))

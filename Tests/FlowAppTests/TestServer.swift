@@ -22,7 +22,8 @@ func withTestServer<T: Sendable>(
     config.databaseOptions.poolSize = 4
     configure(&config)
     let server = try await FlowServer.build(
-        config: config, migrationPolicy: policy, logger: TestDatabases.logger, modules: { _ in [ProbeModule()] })
+        config: config, migrationPolicy: policy, logger: TestDatabases.logger,
+        modules: { FlowModules.build($0).all + [ProbeModule()] })
     do {
         let result = try await server.application.test(.router) { client in try await body(client, server) }
         await cleanup()

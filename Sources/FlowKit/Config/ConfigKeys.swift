@@ -34,6 +34,10 @@ public enum ConfigKeys {
         Entry(key: "log.level", defaultValue: "info", summary: "trace, debug, info, notice, warning, error or critical.", isSecret: false),
         Entry(key: "shutdown.grace", defaultValue: "10",
               summary: "Seconds in-flight requests get to finish after SIGTERM/SIGINT before they are cancelled.", isSecret: false),
+        Entry(key: "admin.token", defaultValue: "(none)",
+              summary: "Operator token for the admin API (`Authorization: Bearer …`). Unset: a random one per run in development (logged), admin API off in production.", isSecret: true),
+        Entry(key: "bus.retentionDays", defaultValue: "7",
+              summary: "Days handled bus events are kept for replay before they are pruned.", isSecret: false),
         Entry(key: "trustProxy", defaultValue: "false",
               summary: "Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy (client IP in logs, HSTS behind TLS). Enable only behind a proxy that sets them.", isSecret: false),
     ]

@@ -23,6 +23,9 @@ public struct FlowConfig: Sendable {
     public var logLevel: Logger.Level
     public var shutdownGrace: Duration
     public var trustProxy: Bool
+    /// The operator token of the admin API, if configured.
+    public var adminToken: String?
+    public var busRetention: Duration
 
     /// Defaults for everything: what a fresh checkout runs with.
     public init() {
@@ -37,6 +40,8 @@ public struct FlowConfig: Sendable {
         logLevel = .info
         shutdownGrace = .seconds(10)
         trustProxy = false
+        adminToken = nil
+        busRetention = .seconds(7 * 86_400)
     }
 
     /// Reads the configuration.
@@ -117,6 +122,16 @@ public struct FlowConfig: Sendable {
         }
         if let trust = try await values.bool("trustProxy") {
             config.trustProxy = trust
+        }
+        if let token = try await values.secret("admin.token") {
+            guard token.count >= 24 else {
+                throw ConfigError(key: "admin.token", "is too short to be a secret (at least 24 characters; `openssl rand -hex 32` makes one)")
+            }
+            config.adminToken = token
+        }
+        if let days = try await values.int("bus.retentionDays") {
+            guard (1...3650).contains(days) else { throw ConfigError(key: "bus.retentionDays", "\(days) is outside 1–3650") }
+            config.busRetention = .seconds(days * 86_400)
         }
         return config
     }

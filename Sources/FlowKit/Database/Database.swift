@@ -7,6 +7,7 @@ import PostgresKit
 import SQLKit
 import SQLiteKit
 import ServiceLifecycle
+import Synchronization
 
 /// The one way services reach storage, the same on SQLite and PostgreSQL.
 ///
@@ -26,6 +27,7 @@ public final class Database: Service, Sendable {
     let logger: Logger
     private let backend: Backend
     private let metrics: PoolMetrics
+    private let hub = NotificationHub()
 
     private enum Backend: Sendable {
         case sqlite(SQLiteBackend)
@@ -69,7 +71,8 @@ public final class Database: Service, Sendable {
         case .sqlite(let path):
             let backend = try await SQLiteBackend.open(path: path, readers: options.poolSize, synchronous: options.sqliteSynchronous, logger: logger)
             return Database(location: location, backend: .sqlite(backend), poolSize: options.poolSize, logger: logger)
-        case .postgres(var configuration, _):
+        case .postgres(let endpoint):
+            var configuration = endpoint.clientConfiguration
             configuration.options.maximumConnections = options.poolSize
             configuration.options.connectTimeout = options.acquireTimeout
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -111,23 +114,25 @@ public final class Database: Service, Sendable {
             throw DatabaseError(.other, message: "a transaction was opened inside another; pass the outer Transaction down instead")
         }
         let started = ContinuousClock.now
+        let afterCommit = AfterCommitActions()
+        let result: T
         do {
             switch backend {
             case .sqlite(let sqlite):
-                return try await sqlite.writer.withConnection { connection in
+                result = try await sqlite.writer.withConnection { connection in
                     try await metrics.leased(pool: .write, waitedSince: started) {
                         try await SQLiteBackend.inTransaction(connection) {
                             try await Self.$insideTransaction.withValue(true) {
-                                try await work(Transaction(sql: connection.sql(), engine: .sqlite))
+                                try await work(Transaction(sql: connection.sql(), engine: .sqlite, afterCommit: afterCommit))
                             }
                         }
                     }
                 }
             case .postgres(let postgres):
-                return try await postgres.withTransaction { connection in
+                result = try await postgres.withTransaction { connection in
                     try await metrics.leased(pool: .write, waitedSince: started) {
                         try await Self.$insideTransaction.withValue(true) {
-                            try await work(Transaction(sql: connection.sql(), engine: .postgres))
+                            try await work(Transaction(sql: connection.sql(), engine: .postgres, afterCommit: afterCommit))
                         }
                     }
                 }
@@ -135,6 +140,33 @@ public final class Database: Service, Sendable {
         } catch {
             throw DatabaseError.translate(error)
         }
+        afterCommit.run()
+        return result
+    }
+
+    // MARK: Notifications
+
+    /// Posts `payload` on `channel` when `tx` commits (never if it rolls back): through
+    /// `NOTIFY` to every process on PostgreSQL, in-process on SQLite. Payloads must stay under
+    /// 8,000 bytes (PostgreSQL's limit); send a reference to larger data.
+    public func notify(_ channel: String, payload: String, in tx: Transaction) async throws {
+        guard payload.utf8.count < 8000 else {
+            throw DatabaseError(.other, message: "notification payloads must be under 8000 bytes; send a reference instead")
+        }
+        switch engine {
+        case .postgres:
+            try await tx.sql.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()
+        case .sqlite:
+            let hub = hub
+            tx.afterCommit { hub.post(channel, payload) }
+        }
+    }
+
+    /// The notifications posted on `channel` from now on. Delivery is best effort (a listener
+    /// that reconnects misses what was sent meanwhile): use it to wake up work that also polls.
+    /// The stream ends when the database closes.
+    public func notifications(_ channel: String, bufferingNewest limit: Int = 1024) -> AsyncStream<String> {
+        hub.stream(channel, bufferingNewest: limit)
     }
 
     /// Answers whether the database takes a trivial query within `timeout`.
@@ -161,11 +193,22 @@ public final class Database: Service, Sendable {
     public func run() async throws {
         switch backend {
         case .postgres(let postgres):
-            await postgres.client.run()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await postgres.client.run() }
+                group.addTask { await self.runNotificationListener(postgres) }
+                // The pool stops on graceful shutdown; the listener stops with it.
+                await group.next()
+                group.cancelAll()
+            }
         case .sqlite:
             try? await gracefulShutdown()
         }
         await close()
+    }
+
+    private func runNotificationListener(_ postgres: PostgresBackend) async {
+        guard case .postgres(let endpoint) = location else { return }
+        await PostgresNotificationListener(endpoint: endpoint, hub: hub, logger: logger).run()
     }
 
     /// Runs `body` with the database usable (the PostgreSQL pool running) and closes the database
@@ -174,6 +217,7 @@ public final class Database: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             if case .postgres(let postgres) = backend {
                 group.addTask { await postgres.client.run() }
+                group.addTask { await self.runNotificationListener(postgres) }
             }
             let result: Result<T, any Error>
             do {
@@ -190,6 +234,7 @@ public final class Database: Service, Sendable {
 
     /// Closes SQLite connections (PostgreSQL closes when its pool stops running). Idempotent.
     public func close() async {
+        hub.close()
         if case .sqlite(let sqlite) = backend {
             await sqlite.close(logger: logger)
         }
@@ -201,6 +246,31 @@ public final class Database: Service, Sendable {
 public struct Transaction: Sendable {
     public let sql: any SQLDatabase
     public let engine: DatabaseEngine
+    let afterCommitActions: AfterCommitActions
+
+    init(sql: any SQLDatabase, engine: DatabaseEngine, afterCommit: AfterCommitActions) {
+        self.sql = sql
+        self.engine = engine
+        self.afterCommitActions = afterCommit
+    }
+
+    /// Runs `action` once this transaction has committed, never if it rolls back: wake-ups,
+    /// cache invalidation, anything that must not announce a change that did not happen.
+    public func afterCommit(_ action: @escaping @Sendable () -> Void) {
+        afterCommitActions.append(action)
+    }
+}
+
+final class AfterCommitActions: Sendable {
+    private let actions = Mutex<[@Sendable () -> Void]>([])
+
+    func append(_ action: @escaping @Sendable () -> Void) {
+        actions.withLock { $0.append(action) }
+    }
+
+    func run() {
+        for action in actions.withLock({ $0 }) { action() }
+    }
 }
 
 // MARK: - Engines

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 import PostgresKit
 
 /// Where the data lives, parsed from `FLOW_DATABASE_URL`.
@@ -9,7 +10,7 @@ import PostgresKit
 ///   PostgreSQL server; `sslmode` / `tlsmode` accept disable, prefer (the default) and require.
 public enum DatabaseLocation: Sendable, CustomStringConvertible {
     case sqlite(path: String)
-    case postgres(PostgresClient.Configuration, redacted: String)
+    case postgres(PostgresEndpoint)
 
     public static let defaultURL = "sqlite:flow-data/flow.sqlite"
 
@@ -24,7 +25,7 @@ public enum DatabaseLocation: Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
-        case .postgres(_, let redacted): redacted
+        case .postgres(let endpoint): endpoint.redacted
         }
     }
 
@@ -53,17 +54,44 @@ public enum DatabaseLocation: Sendable, CustomStringConvertible {
         guard let host = core.host else {
             throw ConfigError(key: "database.url", "the PostgreSQL URL must name a host")
         }
-        let tls: PostgresClient.Configuration.TLS
-        switch (core.tls.isEnforced, core.tls.isAllowed) {
-        case (true, _): tls = .require(.makeClientConfiguration())
-        case (false, true): tls = .prefer(.makeClientConfiguration())
-        case (false, false): tls = .disable
+        let tls: PostgresEndpoint.TLSMode = core.tls.isEnforced ? .require : (core.tls.isAllowed ? .prefer : .disable)
+        self = .postgres(PostgresEndpoint(
+            host: host, port: core.port ?? 5432, username: core.username, password: core.password,
+            database: core.database, tls: tls))
+    }
+}
+
+/// A PostgreSQL server and database, with what both the pool and single connections (the
+/// notification listener) need to reach it.
+public struct PostgresEndpoint: Sendable {
+    public enum TLSMode: Sendable { case disable, prefer, require }
+
+    public let host: String
+    public let port: Int
+    public let username: String
+    public let password: String?
+    public let database: String?
+    public let tls: TLSMode
+
+    /// Without the password.
+    public var redacted: String { "postgres://\(username)@\(host):\(port)/\(database ?? username)" }
+
+    var clientConfiguration: PostgresClient.Configuration {
+        let clientTLS: PostgresClient.Configuration.TLS = switch tls {
+        case .disable: .disable
+        case .prefer: .prefer(.makeClientConfiguration())
+        case .require: .require(.makeClientConfiguration())
         }
-        let configuration = PostgresClient.Configuration(
-            host: host, port: core.port ?? 5432, username: core.username,
-            password: core.password, database: core.database, tls: tls)
-        let redacted = "postgres://\(core.username)@\(host):\(core.port ?? 5432)/\(core.database ?? core.username)"
-        self = .postgres(configuration, redacted: redacted)
+        return PostgresClient.Configuration(host: host, port: port, username: username, password: password, database: database, tls: clientTLS)
+    }
+
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let connectionTLS: PostgresConnection.Configuration.TLS = switch tls {
+        case .disable: .disable
+        case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        return PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database, tls: connectionTLS)
     }
 }
 

@@ -33,7 +33,10 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
         context.logger[metadataKey: "request_id"] = .string(context.requestId)
         context.logger[metadataKey: "trace_id"] = .string(context.traceId)
 
-        var response = try await next(request, context)
+        let scope = RequestScope(requestId: context.requestId, traceId: context.traceId)
+        var response = try await RequestScope.$current.withValue(scope) {
+            try await next(request, context)
+        }
         response.headers[.xRequestId] = context.requestId
         return response
     }

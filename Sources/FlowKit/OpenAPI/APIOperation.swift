@@ -53,11 +53,14 @@ public struct APIOperation: Sendable {
     public let parameters: [Parameter]
     public let requestBody: JSONValue?
     public let responses: [Response]
+    /// Security requirements, e.g. ``AdminAccess/openAPISecurity``; nil for public operations.
+    public let security: JSONValue?
 
     public init(
         _ operationId: String, summary: String, description: String? = nil, tags: [String],
-        parameters: [Parameter] = [], requestBody: JSONValue? = nil, responses: [Response]
+        parameters: [Parameter] = [], requestBody: JSONValue? = nil, responses: [Response], security: JSONValue? = nil
     ) {
+        self.security = security
         self.operationId = operationId
         self.summary = summary
         self.description = description
@@ -95,6 +98,7 @@ public struct APIOperation: Sendable {
             responses[String(response.status)] = .object(entry)
         }
         operation["responses"] = .object(responses)
+        if let security { operation["security"] = security }
         return .object(operation)
     }
 }

@@ -9,6 +9,7 @@ public final class OpenAPIDocument: Sendable {
     private struct State {
         var paths: [String: [String: JSONValue]] = [:]
         var schemas: [String: JSONValue] = [:]
+        var securitySchemes: [String: JSONValue] = [:]
         var tags: [String: String] = [:]
         var rendered: Data?
     }
@@ -28,6 +29,13 @@ public final class OpenAPIDocument: Sendable {
     public func addSchema(_ name: String, _ schema: JSONValue) {
         state.withLock {
             $0.schemas[name] = schema
+            $0.rendered = nil
+        }
+    }
+
+    public func addSecurityScheme(_ name: String, _ scheme: JSONValue) {
+        state.withLock {
+            $0.securitySchemes[name] = scheme
             $0.rendered = nil
         }
     }
@@ -63,6 +71,7 @@ public final class OpenAPIDocument: Sendable {
                 "paths": .object(paths),
                 "components": [
                     "schemas": .object(state.schemas),
+                    "securitySchemes": .object(state.securitySchemes),
                     "responses": [
                         "Error": [
                             "description": "Any failure: the status says which kind, the body says why.",

@@ -26,11 +26,16 @@ extension FlowModule {
 public struct ModuleContext: Sendable {
     public let config: FlowConfig
     public let database: Database
+    public let admin: AdminAccess
+    /// Opens once the schema is current; background services wait for it before touching tables.
+    public let schemaReady: Gate
     public let logger: Logger
 
-    public init(config: FlowConfig, database: Database, logger: Logger) {
+    public init(config: FlowConfig, database: Database, admin: AdminAccess, schemaReady: Gate = Gate(open: true), logger: Logger) {
         self.config = config
         self.database = database
+        self.admin = admin
+        self.schemaReady = schemaReady
         self.logger = logger
     }
 }

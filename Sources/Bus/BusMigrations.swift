@@ -1,0 +1,102 @@
+import FlowKit
+
+/// The bus's tables. Deliveries are the hot table: one row per (event, consumer group), written
+/// in the publisher's transaction and deleted once handled, so it stays as small as the backlog.
+/// Events are kept for replay until pruned; dead letters keep their event from being pruned.
+enum BusMigrations {
+    static let all: [Migration] = [
+        Migration(1, "create_bus_tables",
+            sqlite: [
+                """
+                CREATE TABLE bus_events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    id TEXT NOT NULL UNIQUE,
+                    type TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    event_key TEXT,
+                    payload TEXT NOT NULL,
+                    occurred_at REAL NOT NULL,
+                    producer TEXT NOT NULL,
+                    correlation_id TEXT,
+                    trace_id TEXT
+                )
+                """,
+                "CREATE INDEX bus_events_occurred_at_idx ON bus_events (occurred_at)",
+                """
+                CREATE TABLE bus_deliveries (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    event_seq INTEGER NOT NULL REFERENCES bus_events (seq),
+                    consumer_group TEXT NOT NULL,
+                    event_key TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    available_at REAL NOT NULL,
+                    claimed_by TEXT,
+                    claim_expires_at REAL,
+                    last_error TEXT,
+                    created_at REAL NOT NULL
+                )
+                """,
+                "CREATE INDEX bus_deliveries_group_idx ON bus_deliveries (consumer_group, id)",
+                "CREATE INDEX bus_deliveries_key_idx ON bus_deliveries (consumer_group, event_key, id)",
+                "CREATE INDEX bus_deliveries_event_idx ON bus_deliveries (event_seq)",
+                """
+                CREATE TABLE bus_dead_letters (
+                    id TEXT PRIMARY KEY,
+                    event_seq INTEGER NOT NULL REFERENCES bus_events (seq),
+                    consumer_group TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    last_error TEXT NOT NULL,
+                    failed_at REAL NOT NULL
+                )
+                """,
+                "CREATE INDEX bus_dead_letters_group_idx ON bus_dead_letters (consumer_group, id)",
+                "CREATE INDEX bus_dead_letters_event_idx ON bus_dead_letters (event_seq)",
+            ],
+            postgres: [
+                """
+                CREATE TABLE bus_events (
+                    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    type TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    event_key TEXT,
+                    payload TEXT NOT NULL,
+                    occurred_at TIMESTAMPTZ NOT NULL,
+                    producer TEXT NOT NULL,
+                    correlation_id TEXT,
+                    trace_id TEXT
+                )
+                """,
+                "CREATE INDEX bus_events_occurred_at_idx ON bus_events (occurred_at)",
+                """
+                CREATE TABLE bus_deliveries (
+                    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    event_seq BIGINT NOT NULL REFERENCES bus_events (seq),
+                    consumer_group TEXT NOT NULL,
+                    event_key TEXT,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    available_at TIMESTAMPTZ NOT NULL,
+                    claimed_by TEXT,
+                    claim_expires_at TIMESTAMPTZ,
+                    last_error TEXT,
+                    created_at TIMESTAMPTZ NOT NULL
+                )
+                """,
+                "CREATE INDEX bus_deliveries_group_idx ON bus_deliveries (consumer_group, id)",
+                "CREATE INDEX bus_deliveries_key_idx ON bus_deliveries (consumer_group, event_key, id)",
+                "CREATE INDEX bus_deliveries_event_idx ON bus_deliveries (event_seq)",
+                """
+                CREATE TABLE bus_dead_letters (
+                    id TEXT PRIMARY KEY,
+                    event_seq BIGINT NOT NULL REFERENCES bus_events (seq),
+                    consumer_group TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    last_error TEXT NOT NULL,
+                    failed_at TIMESTAMPTZ NOT NULL
+                )
+                """,
+                "CREATE INDEX bus_dead_letters_group_idx ON bus_dead_letters (consumer_group, id)",
+                "CREATE INDEX bus_dead_letters_event_idx ON bus_dead_letters (event_seq)",
+            ]),
+    ]
+}

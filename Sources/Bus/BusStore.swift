@@ -1,0 +1,303 @@
+import FlowKit
+import Foundation
+import SQLKit
+
+/// The bus's SQL, written once for both engines. The only engine difference is how a claim
+/// skips rows another worker is claiming: `FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the
+/// single writer already serialises claims.
+struct BusStore: Sendable {
+    let database: Database
+
+    static let eventColumns = "e.seq, e.id, e.type, e.version, e.event_key, e.payload, e.occurred_at, e.producer, e.correlation_id, e.trace_id"
+
+    // MARK: Publishing
+
+    /// Stores the event and one delivery per subscribed group, in the caller's transaction.
+    func insert(_ event: EventEnvelope, groups: [String], in tx: Transaction) async throws {
+        let row = try await tx.sql.raw("""
+            INSERT INTO bus_events (id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id)
+            VALUES (\(bind: event.id), \(bind: event.type), \(bind: event.version), \(bind: event.key), \(bind: event.payload),
+                    \(bind: event.occurredAt), \(bind: event.producer), \(bind: event.correlationId), \(bind: event.traceId))
+            RETURNING seq
+            """).first()
+        guard let seq = try row?.decode(column: "seq", as: Int64.self) else {
+            throw DatabaseError(.other, message: "inserting a bus event returned no sequence number")
+        }
+        guard !groups.isEmpty else { return }
+        var insert = tx.sql.insert(into: "bus_deliveries")
+            .columns("event_seq", "consumer_group", "event_key", "attempts", "available_at", "created_at")
+        for group in groups {
+            insert = insert.values(SQLBind(seq), SQLBind(group), SQLBind(event.key), SQLBind(0), SQLBind(event.occurredAt), SQLBind(event.occurredAt))
+        }
+        try await insert.run()
+    }
+
+    // MARK: Claiming and completing
+
+    struct Claimed: Sendable {
+        let deliveryId: Int64
+        let attempt: Int
+        let event: EventEnvelope
+    }
+
+    /// Claims up to `limit` deliveries of `group` that are due and not held by a live claim.
+    /// For ordered groups a delivery is only claimable when no earlier delivery with the same
+    /// key is still present (pending, retrying or in flight), so a key has one event in flight.
+    func claim(group: ConsumerGroup, worker: String, limit: Int, now: Date) async throws -> [Claimed] {
+        let engine = database.engine
+        let expires = now.addingTimeInterval(group.claimTimeout.seconds)
+        let orderedFilter = group.orderedByKey
+            ? """
+              AND NOT EXISTS (SELECT 1 FROM bus_deliveries e
+                              WHERE e.consumer_group = c.consumer_group AND e.event_key = c.event_key AND e.id < c.id)
+              """
+            : ""
+        let lockClause = engine == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+        return try await database.transaction { tx in
+            let claimed = try await tx.sql.raw("""
+                UPDATE bus_deliveries SET claimed_by = \(bind: worker), claim_expires_at = \(bind: expires), attempts = attempts + 1
+                WHERE id IN (
+                    SELECT c.id FROM bus_deliveries c
+                    WHERE c.consumer_group = \(bind: group.name) AND c.available_at <= \(bind: now)
+                      AND (c.claim_expires_at IS NULL OR c.claim_expires_at <= \(bind: now))
+                      \(unsafeRaw: orderedFilter)
+                    ORDER BY c.id
+                    LIMIT \(bind: limit)
+                    \(unsafeRaw: lockClause)
+                )
+                RETURNING id, event_seq, attempts
+                """).all()
+            if claimed.isEmpty { return [] }
+            var bySeq: [Int64: (id: Int64, attempts: Int)] = [:]
+            for row in claimed {
+                bySeq[try row.decode(column: "event_seq", as: Int64.self)] =
+                    (try row.decode(column: "id", as: Int64.self), try row.decode(column: "attempts", as: Int.self))
+            }
+            let events = try await tx.sql.raw("""
+                SELECT \(unsafeRaw: Self.eventColumns) FROM bus_events e WHERE e.seq IN (\(binds: Array(bySeq.keys)))
+                """).all()
+            return try events.map { row in
+                let seq = try row.decode(column: "seq", as: Int64.self)
+                let delivery = bySeq[seq]!
+                return Claimed(deliveryId: delivery.id, attempt: delivery.attempts, event: try Self.envelope(from: row))
+            }.sorted { $0.deliveryId < $1.deliveryId }
+        }
+    }
+
+    enum Outcome: Sendable {
+        case handled
+        case failed(error: String)
+    }
+
+    struct CompletionCounts: Sendable {
+        var handled = 0
+        var retried = 0
+        var deadLettered = 0
+    }
+
+    /// Records a batch's outcomes in one transaction: handled deliveries are deleted, failed
+    /// ones are rescheduled with backoff or, out of attempts, moved to the dead letters. Only
+    /// deliveries still claimed by `worker` are touched (an expired claim belongs to another).
+    func complete(_ outcomes: [(Claimed, Outcome)], group: ConsumerGroup, worker: String, now: Date) async throws -> CompletionCounts {
+        try await database.transaction { tx in
+            var counts = CompletionCounts()
+            let handled = outcomes.compactMap { item -> Int64? in
+                if case .handled = item.1 { return item.0.deliveryId } else { return nil }
+            }
+            if !handled.isEmpty {
+                try await tx.sql.raw("""
+                    DELETE FROM bus_deliveries WHERE id IN (\(binds: handled)) AND claimed_by = \(bind: worker)
+                    """).run()
+                counts.handled = handled.count
+            }
+            for (claimed, outcome) in outcomes {
+                guard case .failed(let error) = outcome else { continue }
+                if claimed.attempt >= group.retry.maxAttempts {
+                    let removed = try await tx.sql.raw("""
+                        DELETE FROM bus_deliveries WHERE id = \(bind: claimed.deliveryId) AND claimed_by = \(bind: worker)
+                        RETURNING event_seq
+                        """).first()
+                    guard let seq = try removed?.decode(column: "event_seq", as: Int64.self) else { continue }
+                    try await tx.sql.raw("""
+                        INSERT INTO bus_dead_letters (id, event_seq, consumer_group, attempts, last_error, failed_at)
+                        VALUES (\(bind: UUIDv7.string()), \(bind: seq), \(bind: group.name), \(bind: claimed.attempt), \(bind: error), \(bind: now))
+                        """).run()
+                    counts.deadLettered += 1
+                } else {
+                    let retryAt = now.addingTimeInterval(group.retry.delay(afterAttempt: claimed.attempt).seconds)
+                    try await tx.sql.raw("""
+                        UPDATE bus_deliveries
+                        SET claimed_by = NULL, claim_expires_at = NULL, available_at = \(bind: retryAt), last_error = \(bind: error)
+                        WHERE id = \(bind: claimed.deliveryId) AND claimed_by = \(bind: worker)
+                        """).run()
+                    counts.retried += 1
+                }
+            }
+            return counts
+        }
+    }
+
+    // MARK: Inspection
+
+    struct Backlog: Sendable {
+        var pending = 0
+        var inFlight = 0
+        var retrying = 0
+        var oldestCreatedAt: Date?
+        var deadLetters = 0
+    }
+
+    /// Backlog per consumer group, including groups with rows but no longer registered.
+    func backlog(now: Date) async throws -> [String: Backlog] {
+        try await database.read { sql in
+            var result: [String: Backlog] = [:]
+            let rows = try await sql.raw("""
+                SELECT consumer_group,
+                       COUNT(*) AS pending,
+                       SUM(CASE WHEN claim_expires_at > \(bind: now) THEN 1 ELSE 0 END) AS in_flight,
+                       SUM(CASE WHEN attempts > 0 AND claimed_by IS NULL THEN 1 ELSE 0 END) AS retrying,
+                       MIN(created_at) AS oldest
+                FROM bus_deliveries GROUP BY consumer_group
+                """).all()
+            for row in rows {
+                let group = try row.decode(column: "consumer_group", as: String.self)
+                result[group] = Backlog(
+                    pending: try row.decode(column: "pending", as: Int.self),
+                    inFlight: try row.decode(column: "in_flight", as: Int?.self) ?? 0,
+                    retrying: try row.decode(column: "retrying", as: Int?.self) ?? 0,
+                    oldestCreatedAt: try row.decode(column: "oldest", as: Date?.self))
+            }
+            let dead = try await sql.raw("SELECT consumer_group, COUNT(*) AS dead FROM bus_dead_letters GROUP BY consumer_group").all()
+            for row in dead {
+                let group = try row.decode(column: "consumer_group", as: String.self)
+                result[group, default: Backlog()].deadLetters = try row.decode(column: "dead", as: Int.self)
+            }
+            return result
+        }
+    }
+
+    func deadLetters(group: String?, type: String?, page: PageRequest) async throws -> [DeadLetter] {
+        var query: SQLQueryString = """
+            SELECT d.id AS dead_letter_id, d.consumer_group, d.attempts, d.last_error, d.failed_at, \(unsafeRaw: Self.eventColumns)
+            FROM bus_dead_letters d JOIN bus_events e ON e.seq = d.event_seq
+            WHERE d.id > \(bind: page.after?.first ?? "")
+            """
+        query += Self.filters(id: nil, group: group, type: type)
+        query += " ORDER BY d.id LIMIT \(bind: page.limit + 1)"
+        return try await database.read { [query] sql in
+            try await sql.raw(query).all().map { row in
+                DeadLetter(
+                    id: try row.decode(column: "dead_letter_id", as: String.self),
+                    group: try row.decode(column: "consumer_group", as: String.self),
+                    attempts: try row.decode(column: "attempts", as: Int.self),
+                    lastError: try row.decode(column: "last_error", as: String.self),
+                    failedAt: try row.decode(column: "failed_at", as: Date.self),
+                    event: try Self.envelope(from: row))
+            }
+        }
+    }
+
+    /// ` AND …` conditions on dead letters `d` joined with their events `e`, for the filters given.
+    static func filters(id: String?, group: String?, type: String?) -> SQLQueryString {
+        var conditions: SQLQueryString = ""
+        if let id { conditions += " AND d.id = \(bind: id)" }
+        if let group { conditions += " AND d.consumer_group = \(bind: group)" }
+        if let type { conditions += " AND e.type = \(bind: type)" }
+        return conditions
+    }
+
+    // MARK: Replay
+
+    /// Moves matching dead letters back to deliveries (attempts start over). Returns how many.
+    func replayDeadLetters(id: String?, group: String?, type: String?, now: Date) async throws -> Int {
+        try await database.transaction { tx in
+            let query: SQLQueryString = """
+                SELECT d.id, d.event_seq, d.consumer_group, e.event_key
+                FROM bus_dead_letters d JOIN bus_events e ON e.seq = d.event_seq
+                WHERE 1 = 1
+                """ + Self.filters(id: id, group: group, type: type) + " ORDER BY d.id"
+            let rows = try await tx.sql.raw(query).all()
+            if rows.isEmpty { return 0 }
+            var insert = tx.sql.insert(into: "bus_deliveries")
+                .columns("event_seq", "consumer_group", "event_key", "attempts", "available_at", "created_at")
+            var ids: [String] = []
+            for row in rows {
+                ids.append(try row.decode(column: "id", as: String.self))
+                insert = insert.values(
+                    SQLBind(try row.decode(column: "event_seq", as: Int64.self)),
+                    SQLBind(try row.decode(column: "consumer_group", as: String.self)),
+                    SQLBind(try row.decode(column: "event_key", as: String?.self)),
+                    SQLBind(0), SQLBind(now), SQLBind(now))
+            }
+            try await insert.run()
+            try await tx.sql.raw("DELETE FROM bus_dead_letters WHERE id IN (\(binds: ids))").run()
+            return rows.count
+        }
+    }
+
+    /// Delivers again to `group` every stored event of its types that occurred at or after
+    /// `since` and has no delivery for the group pending. Returns how many were queued.
+    func replay(group: ConsumerGroup, since: Date, now: Date) async throws -> Int {
+        try await database.transaction { tx in
+            let rows = try await tx.sql.raw("""
+                INSERT INTO bus_deliveries (event_seq, consumer_group, event_key, attempts, available_at, created_at)
+                SELECT e.seq, \(bind: group.name), e.event_key, 0, \(bind: now), \(bind: now)
+                FROM bus_events e
+                WHERE e.occurred_at >= \(bind: since) AND e.type IN (\(binds: group.eventTypes.sorted()))
+                  AND NOT EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.event_seq = e.seq AND d.consumer_group = \(bind: group.name))
+                ORDER BY e.seq
+                RETURNING id
+                """).all()
+            return rows.count
+        }
+    }
+
+    // MARK: Retention
+
+    /// Deletes up to `batchSize` events that occurred before `cutoff` and that no delivery or
+    /// dead letter still needs. Returns how many were deleted.
+    func prune(before cutoff: Date, batchSize: Int) async throws -> Int {
+        try await database.transaction { tx in
+            try await tx.sql.raw("""
+                DELETE FROM bus_events WHERE seq IN (
+                    SELECT e.seq FROM bus_events e
+                    WHERE e.occurred_at < \(bind: cutoff)
+                      AND NOT EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.event_seq = e.seq)
+                      AND NOT EXISTS (SELECT 1 FROM bus_dead_letters x WHERE x.event_seq = e.seq)
+                    ORDER BY e.seq
+                    LIMIT \(bind: batchSize)
+                )
+                RETURNING seq
+                """).all().count
+        }
+    }
+
+    static func envelope(from row: any SQLRow) throws -> EventEnvelope {
+        EventEnvelope(
+            id: try row.decode(column: "id", as: String.self),
+            type: try row.decode(column: "type", as: String.self),
+            version: try row.decode(column: "version", as: Int.self),
+            key: try row.decode(column: "event_key", as: String?.self),
+            occurredAt: try row.decode(column: "occurred_at", as: Date.self),
+            producer: try row.decode(column: "producer", as: String.self),
+            correlationId: try row.decode(column: "correlation_id", as: String?.self),
+            traceId: try row.decode(column: "trace_id", as: String?.self),
+            payload: try row.decode(column: "payload", as: String.self))
+    }
+}
+
+/// A delivery that ran out of attempts, with the event and why it failed last.
+public struct DeadLetter: Sendable, Codable {
+    public let id: String
+    public let group: String
+    public let attempts: Int
+    public let lastError: String
+    public let failedAt: Date
+    public let event: EventEnvelope
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,155 @@
+import FlowKit
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The `worker` role's share of the bus: runs every registered consumer group's workers, wakes
+/// them on new work (notifications, with a polling fallback), samples lag for `/metrics` and
+/// prunes old events. Several processes may run it at once; claims keep them from handling one
+/// delivery twice concurrently.
+///
+/// On graceful shutdown each worker finishes and records the batch it holds, then stops.
+public struct BusWorkerService: Service {
+    let bus: EventBus
+    let pollInterval: Duration
+    let retention: Duration
+    let maintenanceInterval: Duration
+    let startAfter: Gate
+    let logger: Logger
+
+    public init(
+        bus: EventBus, pollInterval: Duration = .seconds(1), retention: Duration, maintenanceInterval: Duration = .seconds(600),
+        startAfter: Gate = Gate(open: true), logger: Logger
+    ) {
+        self.bus = bus
+        self.pollInterval = pollInterval
+        self.retention = retention
+        self.maintenanceInterval = maintenanceInterval
+        self.startAfter = startAfter
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        // Not before the bus tables exist; a shutdown meanwhile ends the wait too.
+        await cancelWhenGracefulShutdown { await self.startAfter.wait() }
+        guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+        let workers = bus.groups.flatMap { group in
+            (0..<group.concurrency).map { index in
+                GroupWorker(bus: bus, group: group, name: "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(group.name):\(index):\(UUIDv7.string().suffix(8))",
+                            pollInterval: pollInterval, logger: logger)
+            }
+        }
+        let stopping = AtomicFlag()
+        let shutdown = Wakeup()
+        let notifications = bus.database.notifications(EventBus.wakeChannel, bufferingNewest: 256)
+        logger.info("bus workers starting", metadata: ["groups": "\(bus.groups.map(\.name).joined(separator: ","))", "workers": "\(workers.count)"])
+
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { tasks in
+                // Wake-ups: the payload lists the groups that got work.
+                tasks.addTask {
+                    for await payload in notifications {
+                        let groups = Set(payload.split(separator: ",").map(String.init))
+                        for worker in workers where groups.contains(worker.group.name) { worker.wakeup.poke() }
+                    }
+                }
+                tasks.addTask { await self.maintain(until: stopping) }
+                await withTaskGroup(of: Void.self) { group in
+                    for worker in workers {
+                        group.addTask { await worker.run(until: stopping) }
+                    }
+                    // Runs until shutdown even with no groups registered: maintenance goes on.
+                    group.addTask {
+                        while !stopping.isSet && !Task.isCancelled { await shutdown.wait(timeout: .seconds(3600)) }
+                    }
+                }
+                // Every worker has stopped: end the helpers too.
+                tasks.cancelAll()
+            }
+        } onGracefulShutdown: {
+            stopping.set()
+            shutdown.poke()
+            workers.forEach { $0.wakeup.poke() }
+        }
+        logger.info("bus workers stopped")
+    }
+
+    /// Lag gauges every 5 s; pruning every `maintenanceInterval`.
+    private func maintain(until stopping: AtomicFlag) async {
+        var lastPrune = ContinuousClock.now - maintenanceInterval + .seconds(60)  // first prune a minute after start
+        while !stopping.isSet && !Task.isCancelled {
+            do {
+                for status in try await bus.status() { BusMetrics.backlog(status) }
+                if ContinuousClock.now - lastPrune >= maintenanceInterval {
+                    lastPrune = ContinuousClock.now
+                    let pruned = try await bus.prune(retention: retention)
+                    if pruned > 0 { logger.info("pruned bus events", metadata: ["count": "\(pruned)"]) }
+                }
+            } catch {
+                logger.warning("bus maintenance failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+}
+
+/// One worker of one group: claim a batch, run its handlers concurrently, record the outcomes.
+struct GroupWorker: Sendable {
+    let bus: EventBus
+    let group: ConsumerGroup
+    let name: String
+    let pollInterval: Duration
+    let logger: Logger
+    let wakeup = Wakeup()
+
+    func run(until stopping: AtomicFlag) async {
+        var failureDelay = Duration.milliseconds(200)
+        while !stopping.isSet && !Task.isCancelled {
+            do {
+                let batch = try await bus.store.claim(group: group, worker: name, limit: group.batchSize, now: Date())
+                failureDelay = .milliseconds(200)
+                if batch.isEmpty {
+                    await wakeup.wait(timeout: pollInterval)
+                    continue
+                }
+                let outcomes = await handle(batch)
+                let counts = try await bus.store.complete(outcomes, group: group, worker: name, now: Date())
+                BusMetrics.outcome(group: group.name, handled: counts.handled, retried: counts.retried, deadLettered: counts.deadLettered)
+                if counts.deadLettered > 0 {
+                    logger.warning("bus deliveries moved to dead letters", metadata: ["group": "\(group.name)", "count": "\(counts.deadLettered)"])
+                }
+            } catch {
+                // The database is unreachable or busy: claims held now expire and are redelivered.
+                logger.warning("bus worker cannot reach the database; retrying", metadata: ["group": "\(group.name)", "error": "\(error)"])
+                await wakeup.wait(timeout: failureDelay)
+                failureDelay = min(failureDelay * 2, .seconds(10))
+            }
+        }
+    }
+
+    private func handle(_ batch: [BusStore.Claimed]) async -> [(BusStore.Claimed, BusStore.Outcome)] {
+        await withTaskGroup(of: (BusStore.Claimed, BusStore.Outcome).self) { tasks in
+            for claimed in batch {
+                tasks.addTask {
+                    let started = ContinuousClock.now
+                    do {
+                        try await group.handler(claimed.event, DeliveryAttempt(number: claimed.attempt, group: group.name))
+                        BusMetrics.handlerDuration(group: group.name, ContinuousClock.now - started)
+                        BusMetrics.endToEnd(group: group.name, seconds: Date().timeIntervalSince(claimed.event.occurredAt))
+                        return (claimed, .handled)
+                    } catch {
+                        BusMetrics.handlerDuration(group: group.name, ContinuousClock.now - started)
+                        logger.debug("bus handler failed", metadata: [
+                            "group": "\(group.name)", "event_id": "\(claimed.event.id)", "type": "\(claimed.event.type)",
+                            "attempt": "\(claimed.attempt)", "error": "\(error)",
+                        ])
+                        return (claimed, .failed(error: String(String(describing: error).prefix(2000))))
+                    }
+                }
+            }
+            var outcomes: [(BusStore.Claimed, BusStore.Outcome)] = []
+            for await outcome in tasks { outcomes.append(outcome) }
+            return outcomes
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import FlowKit
+import Foundation
+
+/// A fact a domain publishes on the bus. Each type has a dotted name (`event.created`) and a
+/// schema version; its payload is the Codable value itself.
+///
+/// Changing a payload incompatibly means a new version: consumers decode a version they know
+/// (``EventEnvelope/decode(_:)`` refuses others, and the delivery ends in dead letters where it
+/// is visible) instead of misreading fields.
+public protocol DomainEvent: Codable, Sendable {
+    static var type: String { get }
+    static var version: Int { get }
+    /// Problems that make this payload invalid (empty ids, impossible values); publishing an
+    /// invalid event fails before anything is written. Empty means valid.
+    func validate() -> [FieldProblem]
+}
+
+extension DomainEvent {
+    public func validate() -> [FieldProblem] { [] }
+}
+
+/// A published event as stored and delivered: the payload plus who, what, when and why.
+public struct EventEnvelope: Sendable, Codable, Equatable {
+    /// UUIDv7; handlers use it to make their work idempotent (delivery is at least once).
+    public let id: String
+    public let type: String
+    public let version: Int
+    /// Ordering key: groups that ask for ordering handle events with the same key one at a
+    /// time, in publish order. Usually the id of the entity the event is about.
+    public let key: String?
+    public let occurredAt: Date
+    /// The domain that published it.
+    public let producer: String
+    /// The request that caused it (its `X-Request-Id`), when there was one.
+    public let correlationId: String?
+    public let traceId: String?
+    /// The payload as JSON text.
+    public let payload: String
+
+    public init(id: String, type: String, version: Int, key: String?, occurredAt: Date, producer: String,
+                correlationId: String?, traceId: String?, payload: String) {
+        self.id = id
+        self.type = type
+        self.version = version
+        self.key = key
+        self.occurredAt = occurredAt
+        self.producer = producer
+        self.correlationId = correlationId
+        self.traceId = traceId
+        self.payload = payload
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, version, key, occurredAt, producer, correlationId, traceId, payload
+    }
+
+    /// Absent values are written as `null` (the API documents every field as present).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(type, forKey: .type)
+        try container.encode(version, forKey: .version)
+        try container.encode(key, forKey: .key)
+        try container.encode(occurredAt, forKey: .occurredAt)
+        try container.encode(producer, forKey: .producer)
+        try container.encode(correlationId, forKey: .correlationId)
+        try container.encode(traceId, forKey: .traceId)
+        try container.encode(payload, forKey: .payload)
+    }
+
+    /// Decodes the payload as `E`, checking the type and version match.
+    public func decode<E: DomainEvent>(_: E.Type) throws -> E {
+        guard type == E.type else {
+            throw BusError.wrongEventType(expected: E.type, actual: type)
+        }
+        guard version == E.version else {
+            throw BusError.unsupportedVersion(type: type, version: version, supported: E.version)
+        }
+        return try JSONDecoder.bus.decode(E.self, from: Data(payload.utf8))
+    }
+}
+
+public enum BusError: Error, CustomStringConvertible, Equatable {
+    case unregisteredEventType(String)
+    case invalidPayload(type: String, problems: [FieldProblem])
+    case wrongEventType(expected: String, actual: String)
+    case unsupportedVersion(type: String, version: Int, supported: Int)
+    case duplicateGroup(String)
+    case payloadTooLarge(type: String, bytes: Int)
+
+    public var description: String {
+        switch self {
+        case .unregisteredEventType(let type):
+            "event type \(type) is not registered with the bus (register it with EventBus.register(_:))"
+        case .invalidPayload(let type, let problems):
+            "invalid \(type) payload: " + problems.map { "\($0.field) \($0.problem)" }.joined(separator: "; ")
+        case .wrongEventType(let expected, let actual):
+            "expected a \(expected) event, got \(actual)"
+        case .unsupportedVersion(let type, let version, let supported):
+            "\(type) version \(version) is not supported by this consumer (it reads version \(supported))"
+        case .duplicateGroup(let name):
+            "consumer group \(name) is registered twice"
+        case .payloadTooLarge(let type, let bytes):
+            "\(type) payload is \(bytes) bytes; events carry references, not documents (limit 64 KiB)"
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// Payload encoding: sorted keys (stable text, comparable in tests and logs), RFC 3339 dates.
+    static let bus: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RFC3339.format(date))
+        }
+        return encoder
+    }()
+}
+
+extension JSONDecoder {
+    static let bus: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            guard let date = RFC3339.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an RFC 3339 date-time: \(text)")
+            }
+            return date
+        }
+        return decoder
+    }()
+}

@@ -1,0 +1,204 @@
+import FlowKit
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// The durable event bus: domains publish typed events inside their own transactions
+/// (transactional outbox), and consumer groups handle them in the worker role with retries,
+/// dead letters and replay. See ``ConsumerGroup`` for delivery guarantees.
+///
+/// Every process registers the same event types and groups at start (the modules do it while
+/// FlowApp builds them), so a publisher fans out to every group even when that group's workers
+/// run in another process.
+public final class EventBus: Sendable {
+    /// The notification channel that wakes workers; the payload names the groups with new work.
+    static let wakeChannel = "flow_bus"
+    /// Events carry references, not documents.
+    static let maximumPayloadBytes = 64 * 1024
+
+    let database: Database
+    let store: BusStore
+    let logger: Logger
+    private let registry = Mutex(Registry())
+
+    private struct Registry {
+        var versions: [String: Int] = [:]
+        var groups: [String: ConsumerGroup] = [:]
+        var subscribers: [String: [String]] = [:]
+    }
+
+    public init(database: Database, logger: Logger) {
+        self.database = database
+        self.store = BusStore(database: database)
+        self.logger = logger
+    }
+
+    /// Makes `E` publishable. Registering a type twice is harmless.
+    public func register<E: DomainEvent>(_: E.Type) {
+        registry.withLock { $0.versions[E.type] = E.version }
+    }
+
+    /// Adds a consumer group. Group names are unique; a second group with the same name is a
+    /// programming error and stops the start.
+    public func register(_ group: ConsumerGroup) throws {
+        try registry.withLock { registry throws(BusError) in
+            guard registry.groups[group.name] == nil else { throw BusError.duplicateGroup(group.name) }
+            registry.groups[group.name] = group
+            for type in group.eventTypes {
+                registry.subscribers[type, default: []].append(group.name)
+            }
+        }
+    }
+
+    public var groups: [ConsumerGroup] {
+        registry.withLock { $0.groups.values.sorted { $0.name < $1.name } }
+    }
+
+    public func group(named name: String) -> ConsumerGroup? {
+        registry.withLock { $0.groups[name] }
+    }
+
+    /// Registered event types and their versions.
+    public var eventTypes: [String: Int] {
+        registry.withLock { $0.versions }
+    }
+
+    /// A publisher that stamps `producer` (the domain's name) on what it publishes.
+    public func publisher(producer: String) -> EventPublisher {
+        EventPublisher(bus: self, producer: producer)
+    }
+
+    func publish<E: DomainEvent>(_ event: E, key: String?, producer: String, in tx: Transaction) async throws -> EventEnvelope {
+        let (version, groups) = registry.withLock { ($0.versions[E.type], $0.subscribers[E.type] ?? []) }
+        guard version != nil else { throw BusError.unregisteredEventType(E.type) }
+        let problems = event.validate()
+        guard problems.isEmpty else { throw BusError.invalidPayload(type: E.type, problems: problems) }
+        let payload = String(decoding: try JSONEncoder.bus.encode(event), as: UTF8.self)
+        guard payload.utf8.count <= Self.maximumPayloadBytes else {
+            throw BusError.payloadTooLarge(type: E.type, bytes: payload.utf8.count)
+        }
+        let scope = RequestScope.current
+        let envelope = EventEnvelope(
+            id: UUIDv7.string(), type: E.type, version: E.version, key: key, occurredAt: Date(), producer: producer,
+            correlationId: scope?.requestId, traceId: scope?.traceId, payload: payload)
+        try await store.insert(envelope, groups: groups, in: tx)
+        if !groups.isEmpty {
+            try await database.notify(Self.wakeChannel, payload: groups.joined(separator: ","), in: tx)
+        }
+        tx.afterCommit { BusMetrics.published(type: E.type) }
+        return envelope
+    }
+
+    // MARK: Operations (CLI and admin API)
+
+    /// Backlog and dead letters of every group, registered or still holding rows.
+    public func status() async throws -> [GroupStatus] {
+        let now = Date()
+        let backlog = try await store.backlog(now: now)
+        let registered = groups
+        var names = Set(backlog.keys)
+        registered.forEach { names.insert($0.name) }
+        return names.sorted().map { name in
+            let entry = backlog[name] ?? BusStore.Backlog()
+            let group = registered.first { $0.name == name }
+            return GroupStatus(
+                group: name, registered: group != nil, eventTypes: group.map { $0.eventTypes.sorted() } ?? [],
+                pending: entry.pending, inFlight: entry.inFlight, retrying: entry.retrying,
+                oldestPendingSeconds: entry.oldestCreatedAt.map { max(0, now.timeIntervalSince($0)) },
+                deadLetters: entry.deadLetters)
+        }
+    }
+
+    public func deadLetters(group: String?, type: String?, page: PageRequest) async throws -> Page<DeadLetter> {
+        let fetched = try await store.deadLetters(group: group, type: type, page: page)
+        return Page(fetched: fetched, limit: page.limit) { [$0.id] }
+    }
+
+    /// Re-queues one dead letter; false when there is no such dead letter.
+    public func replayDeadLetter(id: String) async throws -> Bool {
+        try await store.replayDeadLetters(id: id, group: nil, type: nil, now: Date()) > 0
+    }
+
+    /// Re-queues every dead letter of a group and/or event type. Returns how many.
+    public func replayDeadLetters(group: String?, type: String?) async throws -> Int {
+        try await store.replayDeadLetters(id: nil, group: group, type: type, now: Date())
+    }
+
+    /// Delivers again to `group` every retained event of its types since `since`.
+    public func replay(group name: String, since: Date) async throws -> Int {
+        guard let group = group(named: name) else { throw BusOperationError.unknownGroup(name) }
+        let count = try await store.replay(group: group, since: since, now: Date())
+        if count > 0 {
+            try await database.transaction { tx in
+                try await self.database.notify(Self.wakeChannel, payload: name, in: tx)
+            }
+        }
+        return count
+    }
+
+    /// Deletes handled events older than `retention`, in batches so no transaction grows large.
+    public func prune(retention: Duration, batchSize: Int = 1000) async throws -> Int {
+        let cutoff = Date().addingTimeInterval(-retention.seconds)
+        var total = 0
+        while true {
+            let deleted = try await store.prune(before: cutoff, batchSize: batchSize)
+            total += deleted
+            if deleted < batchSize { return total }
+            await Task.yield()
+        }
+    }
+}
+
+/// Publishes on behalf of one domain.
+public struct EventPublisher: Sendable {
+    let bus: EventBus
+    public let producer: String
+
+    /// Stores `event` in `tx`: it exists, and is delivered, only if `tx` commits. The request
+    /// being served (if any) becomes the event's correlation and trace id.
+    /// - Parameter key: ordering key (the entity's id) for groups that handle per key in order.
+    @discardableResult
+    public func publish<E: DomainEvent>(_ event: E, key: String? = nil, in tx: Transaction) async throws -> EventEnvelope {
+        try await bus.publish(event, key: key, producer: producer, in: tx)
+    }
+}
+
+public struct GroupStatus: Sendable, Codable {
+    public let group: String
+    /// False for a group that has rows but is no longer registered by this release.
+    public let registered: Bool
+    public let eventTypes: [String]
+    public let pending: Int
+    public let inFlight: Int
+    public let retrying: Int
+    /// Age of the oldest undelivered event: the group's lag in time.
+    public let oldestPendingSeconds: Double?
+    public let deadLetters: Int
+
+    enum CodingKeys: String, CodingKey {
+        case group, registered, eventTypes, pending, inFlight, retrying, oldestPendingSeconds, deadLetters
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(group, forKey: .group)
+        try container.encode(registered, forKey: .registered)
+        try container.encode(eventTypes, forKey: .eventTypes)
+        try container.encode(pending, forKey: .pending)
+        try container.encode(inFlight, forKey: .inFlight)
+        try container.encode(retrying, forKey: .retrying)
+        try container.encode(oldestPendingSeconds, forKey: .oldestPendingSeconds)  // null when nothing is pending
+        try container.encode(deadLetters, forKey: .deadLetters)
+    }
+}
+
+public enum BusOperationError: Error, CustomStringConvertible {
+    case unknownGroup(String)
+
+    public var description: String {
+        switch self {
+        case .unknownGroup(let name): "no consumer group named \(name) is registered"
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Synchronization
+
+/// Delivers notifications posted on named channels to the streams listening in this process.
+/// On SQLite this is the whole mechanism (one process owns the file); on PostgreSQL the
+/// listener connection feeds it from `LISTEN`, so notifications from every process arrive.
+final class NotificationHub: Sendable {
+    private struct State {
+        var listeners: [String: [UInt64: AsyncStream<String>.Continuation]] = [:]
+        var nextID: UInt64 = 0
+        var closed = false
+        /// Bumped when a channel gets its first listener, so the PostgreSQL listener re-LISTENs.
+        var generation = 0
+        var generationWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func stream(_ channel: String, bufferingNewest limit: Int) -> AsyncStream<String> {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(limit))
+        let (id, waiters, closed) = state.withLock { state -> (UInt64, [CheckedContinuation<Void, Never>], Bool) in
+            if state.closed { return (0, [], true) }
+            state.nextID += 1
+            let isNewChannel = state.listeners[channel] == nil
+            state.listeners[channel, default: [:]][state.nextID] = continuation
+            guard isNewChannel else { return (state.nextID, [], false) }
+            state.generation += 1
+            defer { state.generationWaiters.removeAll() }
+            return (state.nextID, Array(state.generationWaiters.values), false)
+        }
+        if closed {
+            continuation.finish()
+            return stream
+        }
+        waiters.forEach { $0.resume() }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { state in
+                state.listeners[channel]?[id] = nil
+                if state.listeners[channel]?.isEmpty == true { state.listeners[channel] = nil }
+            }
+        }
+        return stream
+    }
+
+    func post(_ channel: String, _ payload: String) {
+        let continuations = state.withLock { Array(($0.listeners[channel] ?? [:]).values) }
+        for continuation in continuations { continuation.yield(payload) }
+    }
+
+    var channels: (names: Set<String>, generation: Int) {
+        state.withLock { (Set($0.listeners.keys), $0.generation) }
+    }
+
+    /// Returns once a new channel has been added after `generation`, the hub closes, or the
+    /// task is cancelled.
+    func channelsChanged(after generation: Int) async {
+        let waiterID = state.withLock { state -> UInt64 in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let already = state.withLock { state in
+                    if state.generation != generation || state.closed || Task.isCancelled { return true }
+                    state.generationWaiters[waiterID] = continuation
+                    return false
+                }
+                if already { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.generationWaiters.removeValue(forKey: waiterID) }?.resume()
+        }
+    }
+
+    func close() {
+        let (continuations, waiters) = state.withLock { state in
+            state.closed = true
+            defer {
+                state.listeners.removeAll()
+                state.generationWaiters.removeAll()
+            }
+            return (state.listeners.values.flatMap(\.values), Array(state.generationWaiters.values))
+        }
+        continuations.forEach { $0.finish() }
+        waiters.forEach { $0.resume() }
+    }
+}
+
+/// Keeps one dedicated PostgreSQL connection `LISTEN`ing on every channel the hub has
+/// listeners for, reconnecting with backoff when the server goes away. It does not use the
+/// pool: a listening connection is held for the life of the process.
+struct PostgresNotificationListener: Sendable {
+    let endpoint: PostgresEndpoint
+    let hub: NotificationHub
+    let logger: Logger
+
+    func run() async {
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                try await listenUntilChannelsChange()
+                delay = .milliseconds(100)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("notification listener lost its connection; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// Listens on the current channels until the set grows (then returns, to listen again).
+    private func listenUntilChannelsChange() async throws {
+        let (channels, generation) = hub.channels
+        if channels.isEmpty {
+            await hub.channelsChanged(after: generation)
+            return
+        }
+        let connection = try await PostgresConnection.connect(
+            on: MultiThreadedEventLoopGroup.singleton.any(), configuration: try endpoint.connectionConfiguration(),
+            id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+        do {
+            // Closing the connection is what ends the notification sequences when the task is
+            // cancelled (shutdown); they do not end by themselves.
+            try await withTaskCancellationHandler {
+                try await listen(on: connection, to: channels, until: generation)
+            } onCancel: {
+                _ = connection.close() as EventLoopFuture<Void>
+            }
+            try? await (connection.close() as EventLoopFuture<Void>).get()
+        } catch {
+            try? await (connection.close() as EventLoopFuture<Void>).get()
+            throw error
+        }
+    }
+
+    private func listen(on connection: PostgresConnection, to channels: Set<String>, until generation: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for channel in channels {
+                group.addTask {
+                    try await connection.listen(on: channel) { notifications in
+                        for try await notification in notifications {
+                            hub.post(channel, notification.payload)
+                        }
+                    }
+                    throw DatabaseError(.unavailable, message: "the notification stream of \(channel) ended")
+                }
+            }
+            group.addTask { await hub.channelsChanged(after: generation) }
+            // The first task to finish is a change of channels (return and listen again) or a
+            // lost connection (a listen task throws, and run() reconnects).
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}

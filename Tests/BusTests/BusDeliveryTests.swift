@@ -1,0 +1,260 @@
+@testable import Bus
+import FlowKit
+import FlowTestSupport
+import Foundation
+import SQLKit
+import Synchronization
+import Testing
+
+@Suite("Bus delivery on both engines")
+struct BusDeliveryTests {
+    static func notes(_ count: Int, prefix: String = "n") -> [NoteWritten] {
+        (0..<count).map { NoteWritten(noteId: "\(prefix)\($0)", index: $0) }
+    }
+
+    @Test("an event published in a rolled-back transaction never existed", arguments: TestEngine.allCases)
+    func rollbackDropsTheEvent(engine: TestEngine) async throws {
+        struct Abort: Error {}
+        let handled = Recorder<String>()
+        let group = ConsumerGroup(name: "audit", handling: NoteWritten.self) { note, _, _ in handled.append(note.noteId) }
+        try await BusHarness.with(engine, groups: [group]) { harness in
+            await #expect(throws: Abort.self) {
+                try await harness.database.transaction { tx in
+                    try await harness.publisher.publish(NoteWritten(noteId: "ghost", index: 0), in: tx)
+                    throw Abort()
+                }
+            }
+            try await harness.publish([NoteWritten(noteId: "real", index: 1)])
+            try await eventually { handled.count == 1 }
+            #expect(handled.all == ["real"])
+            #expect(try await harness.count("bus_events") == 1)
+        }
+    }
+
+    @Test("every group sees every event, independently", arguments: TestEngine.allCases)
+    func twoGroupsEachGetEveryEvent(engine: TestEngine) async throws {
+        let first = Recorder<String>()
+        let second = Recorder<String>()
+        let groups = [
+            ConsumerGroup(name: "first", handling: NoteWritten.self) { note, _, _ in first.append(note.noteId) },
+            ConsumerGroup(name: "second", handling: NoteWritten.self) { note, _, _ in second.append(note.noteId) },
+        ]
+        try await BusHarness.with(engine, groups: groups) { harness in
+            let published = try await harness.publish(Self.notes(40))
+            try await eventually { first.count == 40 && second.count == 40 }
+            #expect(Set(first.all) == Set(published.map { try! $0.decode(NoteWritten.self).noteId }))
+            #expect(Set(second.all) == Set(first.all))
+            try await eventually { try await harness.count("bus_deliveries") == 0 }
+        }
+    }
+
+    @Test("competing workers in two processes never handle one event twice", arguments: TestEngine.allCases)
+    func competingWorkers(engine: TestEngine) async throws {
+        let inFlight = Mutex<Set<String>>([])
+        let overlaps = Recorder<String>()
+        let handled = Recorder<String>()
+        let group = ConsumerGroup(name: "competing", handling: NoteWritten.self, concurrency: 3, batchSize: 4) { note, envelope, _ in
+            let fresh = inFlight.withLock { $0.insert(envelope.id).inserted }
+            if !fresh { overlaps.append(envelope.id) }
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...2000)))
+            inFlight.withLock { _ = $0.remove(envelope.id) }
+            handled.append(note.noteId)
+        }
+        try await BusHarness.with(engine, workerProcesses: 2, groups: [group]) { harness in
+            try await harness.publish(Self.notes(200))
+            try await eventually(timeout: .seconds(60)) { handled.count >= 200 }
+            try await Task.sleep(for: .milliseconds(200))  // anything handled twice would show now
+            #expect(overlaps.all.isEmpty)
+            #expect(handled.count == 200)
+            #expect(Set(handled.all).count == 200)
+        }
+    }
+
+    @Test("events with the same key are handled one at a time, in publish order, by competing workers", arguments: TestEngine.allCases)
+    func perKeyOrder(engine: TestEngine) async throws {
+        let keysInFlight = Mutex<Set<String>>([])
+        let overlaps = Recorder<String>()
+        let sequence = Recorder<(key: String, index: Int)>()
+        let group = ConsumerGroup(name: "ordered", handling: NoteWritten.self, orderedByKey: true, concurrency: 3, batchSize: 8) { note, envelope, _ in
+            let key = envelope.key ?? "-"
+            if !keysInFlight.withLock({ $0.insert(key).inserted }) { overlaps.append(key) }
+            try await Task.sleep(for: .microseconds(Int.random(in: 0...1500)))
+            sequence.append((key, note.index))
+            keysInFlight.withLock { _ = $0.remove(key) }
+        }
+        try await BusHarness.with(engine, workerProcesses: 2, groups: [group]) { harness in
+            let events = (0..<150).map { NoteWritten(noteId: "k\($0 % 5)", index: $0 / 5) }
+            try await harness.publish(events) { $0.noteId }
+            try await eventually(timeout: .seconds(60)) { sequence.count >= 150 }
+            #expect(overlaps.all.isEmpty, "a key was handled twice at once")
+            for key in (0..<5).map({ "k\($0)" }) {
+                let order = sequence.all.filter { $0.key == key }.map(\.index)
+                #expect(order == Array(0..<30), "key \(key) was handled out of order: \(order)")
+            }
+        }
+    }
+
+    @Test("a failing handler is retried with growing delays, then dead-lettered; replay delivers again", arguments: TestEngine.allCases)
+    func retriesThenDeadLetterThenReplay(engine: TestEngine) async throws {
+        let attempts = Recorder<(number: Int, at: ContinuousClock.Instant)>()
+        let succeed = AtomicFlag()
+        let handled = Recorder<String>()
+        let policy = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(60), maxDelay: .seconds(2))
+        let group = ConsumerGroup(name: "flaky", handling: NoteWritten.self, retry: policy) { note, _, attempt in
+            attempts.append((attempt.number, ContinuousClock.now))
+            guard succeed.isSet else { throw FlakyError(message: "downstream refused note \(note.noteId)") }
+            handled.append(note.noteId)
+        }
+        try await BusHarness.with(engine, groups: [group]) { harness in
+            let published = try await harness.publish([NoteWritten(noteId: "doomed", index: 0)])
+            try await eventually { try await harness.count("bus_dead_letters") == 1 }
+            #expect(attempts.all.map(\.number) == [1, 2, 3, 4])
+            let times = attempts.all.map(\.at)
+            let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+            // Equal jitter: the k-th wait is between half and all of 60 ms × 2^(k-1).
+            #expect(gaps[0] >= .milliseconds(30))
+            #expect(gaps[2] > gaps[0], "delays did not grow: \(gaps)")
+            #expect(gaps[2] >= .milliseconds(120))
+            #expect(try await harness.count("bus_deliveries") == 0)
+
+            let page = try await harness.bus.deadLetters(group: "flaky", type: nil, page: PageRequest())
+            let letter = try #require(page.items.first)
+            #expect(letter.attempts == 4)
+            #expect(letter.lastError.contains("downstream refused note doomed"))
+            #expect(letter.event.id == published[0].id)
+            let status = try await harness.bus.status().first { $0.group == "flaky" }
+            #expect(status?.deadLetters == 1)
+
+            succeed.set()
+            #expect(try await harness.bus.replayDeadLetter(id: letter.id))
+            try await eventually { handled.count == 1 }
+            #expect(try await harness.count("bus_dead_letters") == 0)
+            #expect(try await harness.bus.replayDeadLetter(id: letter.id) == false)
+        }
+    }
+
+    @Test("replaying a group from a point in time delivers its events again", arguments: TestEngine.allCases)
+    func replayGroupSince(engine: TestEngine) async throws {
+        let handled = Recorder<String>()
+        let group = ConsumerGroup(name: "projection", handling: NoteWritten.self) { note, _, _ in handled.append(note.noteId) }
+        try await BusHarness.with(engine, groups: [group]) { harness in
+            try await harness.publish(Self.notes(3, prefix: "old"))
+            try await eventually { handled.count == 3 }
+            try await Task.sleep(for: .milliseconds(20))
+            let cut = Date()
+            try await harness.publish(Self.notes(4, prefix: "new"))
+            try await eventually { handled.count == 7 }
+
+            #expect(try await harness.bus.replay(group: "projection", since: cut) == 4)
+            try await eventually { handled.count == 11 }
+            #expect(handled.all.suffix(4).allSatisfy { $0.hasPrefix("new") })
+            await #expect(throws: BusOperationError.self) { try await harness.bus.replay(group: "nope", since: cut) }
+        }
+    }
+
+    @Test("a claim whose worker died expires and the delivery is handled again", arguments: TestEngine.allCases)
+    func expiredClaimIsRedelivered(engine: TestEngine) async throws {
+        let handled = Recorder<Int>()
+        let group = ConsumerGroup(name: "survivor", handling: NoteWritten.self, claimTimeout: .milliseconds(300)) { _, _, attempt in
+            handled.append(attempt.number)
+        }
+        // No workers yet: a "dead" worker claims the delivery and never finishes it.
+        try await BusHarness.with(engine, workerProcesses: 0, groups: [group]) { harness in
+            try await harness.publish([NoteWritten(noteId: "n", index: 0)])
+            let claimed = try await harness.bus.store.claim(group: group, worker: "dead-worker", limit: 10, now: Date())
+            #expect(claimed.count == 1)
+            let again = try await harness.bus.store.claim(group: group, worker: "other", limit: 10, now: Date())
+            #expect(again.isEmpty, "a live claim must not be claimed twice")
+            try await Task.sleep(for: .milliseconds(350))
+            let worker = GroupWorker(bus: harness.bus, group: group, name: "rescuer", pollInterval: .milliseconds(20), logger: TestDatabases.logger)
+            let stopping = AtomicFlag()
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await worker.run(until: stopping) }
+                try await eventually { handled.count == 1 }
+                stopping.set()
+                worker.wakeup.poke()
+            }
+            #expect(handled.all == [2], "the redelivery is the second attempt")
+            // The dead worker finishing late must not delete the rescuer's completed work twice.
+            let late = try await harness.bus.store.complete(claimed.map { ($0, .handled) }, group: group, worker: "dead-worker", now: Date())
+            #expect(late.handled == 1)
+            #expect(try await harness.count("bus_deliveries") == 0)
+        }
+    }
+
+    @Test("notifications wake idle workers at once", arguments: TestEngine.allCases)
+    func wakeUpWithoutPolling(engine: TestEngine) async throws {
+        let handledAt = Recorder<Date>()
+        let group = ConsumerGroup(name: "prompt", handling: NoteWritten.self) { _, _, _ in handledAt.append(Date()) }
+        // A 30 s poll: only the notification can explain a quick delivery.
+        try await BusHarness.with(engine, pollInterval: .seconds(30), groups: [group]) { harness in
+            try await Task.sleep(for: .milliseconds(300))  // workers are idle and waiting
+            let published = try await harness.publish([NoteWritten(noteId: "n", index: 0)])
+            try await eventually(timeout: .seconds(5)) { handledAt.count == 1 }
+            let latency = handledAt.all[0].timeIntervalSince(published[0].occurredAt)
+            #expect(latency < 1, "took \(latency) s")
+        }
+    }
+
+    @Test("invalid and unregistered events are refused before anything is written", arguments: TestEngine.allCases)
+    func invalidPayloadRefused(engine: TestEngine) async throws {
+        struct Unregistered: DomainEvent {
+            static let type = "test.unregistered"
+            static let version = 1
+        }
+        try await BusHarness.with(engine, workerProcesses: 0, groups: []) { harness in
+            let invalid = await #expect(throws: BusError.self) {
+                try await harness.publish([NoteWritten(noteId: "", index: 0)])
+            }
+            #expect(invalid == .invalidPayload(type: NoteWritten.type, problems: [FieldProblem(field: "noteId", problem: "must not be empty")]))
+            let unknown = await #expect(throws: BusError.self) {
+                try await harness.database.transaction { tx in try await harness.publisher.publish(Unregistered(), in: tx) }
+            }
+            #expect(unknown == .unregisteredEventType("test.unregistered"))
+            let stored = try await harness.count("bus_events")
+            #expect(stored == 0)
+        }
+    }
+
+    @Test("an envelope carries id, type, version, key, time, producer and the request's ids")
+    func envelopeFields() async throws {
+        try await BusHarness.with(.sqlite, workerProcesses: 0, groups: []) { harness in
+            let envelope = try await RequestScope.$current.withValue(RequestScope(requestId: "req-1", traceId: "trace-1")) {
+                try await harness.database.transaction { tx in
+                    try await harness.publisher.publish(NoteWritten(noteId: "n1", index: 3), key: "n1", in: tx)
+                }
+            }
+            #expect(UUIDv7.timestamp(of: UUID(uuidString: envelope.id)!) != nil)
+            #expect(envelope.type == "test.note_written" && envelope.version == 1 && envelope.key == "n1")
+            #expect(envelope.producer == "tests" && envelope.correlationId == "req-1" && envelope.traceId == "trace-1")
+            #expect(try envelope.decode(NoteWritten.self).index == 3)
+            #expect(envelope.payload == #"{"index":3,"noteId":"n1"}"#)
+        }
+    }
+
+    @Test("decoding refuses another type or version")
+    func decodeChecksTypeAndVersion() throws {
+        let envelope = EventEnvelope(id: "x", type: NoteWritten.type, version: 2, key: nil, occurredAt: Date(), producer: "p",
+                                     correlationId: nil, traceId: nil, payload: #"{"index":1,"noteId":"a"}"#)
+        #expect(throws: BusError.unsupportedVersion(type: NoteWritten.type, version: 2, supported: 1)) {
+            try envelope.decode(NoteWritten.self)
+        }
+    }
+
+    @Test("retry delays grow exponentially with jitter and are capped")
+    func retryPolicyDelays() {
+        let policy = RetryPolicy(maxAttempts: 10, baseDelay: .seconds(1), maxDelay: .seconds(30))
+        for _ in 0..<50 {
+            let first = policy.delay(afterAttempt: 1)
+            let fourth = policy.delay(afterAttempt: 4)
+            #expect(first >= .milliseconds(500) && first <= .seconds(1))
+            #expect(fourth >= .seconds(4) && fourth <= .seconds(8))
+            #expect(policy.delay(afterAttempt: 9) <= .seconds(30))
+        }
+    }
+}
+
+struct FlakyError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}

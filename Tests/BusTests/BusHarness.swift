@@ -1,0 +1,118 @@
+@testable import Bus
+import FlowKit
+import FlowTestSupport
+import Foundation
+import Logging
+import ServiceLifecycle
+import SQLKit
+import Synchronization
+import Testing
+
+/// A test event: a note was written.
+struct NoteWritten: DomainEvent {
+    static let type = "test.note_written"
+    static let version = 1
+    let noteId: String
+    let index: Int
+
+    func validate() -> [FieldProblem] {
+        noteId.isEmpty ? [FieldProblem(field: "noteId", problem: "must not be empty")] : []
+    }
+}
+
+/// A bus on a fresh database of one engine, with its workers running in the background the
+/// way the worker role runs them (possibly as several independent "processes").
+struct BusHarness: Sendable {
+    let database: Database
+    let bus: EventBus
+    let publisher: EventPublisher
+
+    static func with(
+        _ engine: TestEngine, workerProcesses: Int = 1, pollInterval: Duration = .milliseconds(20),
+        groups: [ConsumerGroup], _ body: @Sendable (BusHarness) async throws -> Void
+    ) async throws {
+        try await TestDatabases.with(engine, poolSize: 6) { database in
+            try await Migrator(database: database, sets: [MigrationSet(domain: "bus", BusMigrations.all)], logger: TestDatabases.logger).migrate()
+            // Each "process" has its own EventBus instance with the same registrations, as
+            // separate `flow serve --roles worker` processes would.
+            let buses = try (0..<max(1, workerProcesses)).map { _ in
+                let bus = EventBus(database: database, logger: TestDatabases.logger)
+                bus.register(NoteWritten.self)
+                for group in groups { try bus.register(group) }
+                return bus
+            }
+            let services: [any Service] = buses.map {
+                BusWorkerService(bus: $0, pollInterval: pollInterval, retention: .seconds(86_400), logger: TestDatabases.logger)
+            }
+            let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
+            let serviceGroup = ServiceGroup(configuration: .init(
+                services: (workerProcesses > 0 ? services : []) + [Idle(started: startedContinuation)], logger: TestDatabases.logger))
+            let harness = BusHarness(database: database, bus: buses[0], publisher: buses[0].publisher(producer: "tests"))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await serviceGroup.run() }
+                // A shutdown triggered before the group runs would be missed: wait for it to run.
+                for await _ in started { break }
+                do {
+                    try await body(harness)
+                } catch {
+                    await serviceGroup.triggerGracefulShutdown()
+                    throw error
+                }
+                await serviceGroup.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+    }
+
+    /// Publishes each event in its own transaction, in order.
+    @discardableResult
+    func publish(_ events: [NoteWritten], key: (NoteWritten) -> String? = { _ in nil }) async throws -> [EventEnvelope] {
+        var published: [EventEnvelope] = []
+        for event in events {
+            let key = key(event)
+            published.append(try await database.transaction { tx in
+                try await publisher.publish(event, key: key, in: tx)
+            })
+        }
+        return published
+    }
+
+    func count(_ table: String) async throws -> Int {
+        try await database.read { sql in
+            try await sql.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()!.decode(column: "n", as: Int.self)
+        }
+    }
+}
+
+/// A service that says it runs, then does nothing until shutdown.
+struct Idle: Service {
+    let started: AsyncStream<Void>.Continuation
+
+    func run() async throws {
+        started.yield()
+        started.finish()
+        try? await gracefulShutdown()
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes (then the test fails with `message`).
+func eventually(
+    timeout: Duration = .seconds(20), _ message: @autoclosure () -> String = "condition never held",
+    sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    Issue.record(Comment(rawValue: message()), sourceLocation: sourceLocation)
+    throw CancellationError()
+}
+
+/// Thread-safe recording for handlers.
+final class Recorder<Value: Sendable>: Sendable {
+    private let values = Mutex<[Value]>([])
+    func append(_ value: Value) { values.withLock { $0.append(value) } }
+    var all: [Value] { values.withLock { $0 } }
+    var count: Int { values.withLock { $0.count } }
+}
