@@ -37,7 +37,7 @@ enum BusMigrations {
                 )
                 """,
                 "CREATE INDEX bus_deliveries_group_idx ON bus_deliveries (consumer_group, id)",
-                "CREATE INDEX bus_deliveries_key_idx ON bus_deliveries (consumer_group, event_key, id)",
+                "CREATE INDEX bus_deliveries_key_idx ON bus_deliveries (consumer_group, event_key, id) WHERE event_key IS NOT NULL",
                 "CREATE INDEX bus_deliveries_event_idx ON bus_deliveries (event_seq)",
                 """
                 CREATE TABLE bus_dead_letters (
@@ -83,8 +83,11 @@ enum BusMigrations {
                 )
                 """,
                 "CREATE INDEX bus_deliveries_group_idx ON bus_deliveries (consumer_group, id)",
-                "CREATE INDEX bus_deliveries_key_idx ON bus_deliveries (consumer_group, event_key, id)",
+                "CREATE INDEX bus_deliveries_key_idx ON bus_deliveries (consumer_group, event_key, id) WHERE event_key IS NOT NULL",
                 "CREATE INDEX bus_deliveries_event_idx ON bus_deliveries (event_seq)",
+                // Rows churn (inserted, then deleted within seconds): keep statistics and
+                // visibility fresh so claims keep their index plan.
+                "ALTER TABLE bus_deliveries SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000, autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 2000)",
                 """
                 CREATE TABLE bus_dead_letters (
                     id TEXT PRIMARY KEY,

@@ -22,6 +22,9 @@ public struct BusModule: FlowModule {
 
     public var migrations: [Migration] { BusMigrations.all }
 
+    /// The bus's migrations, for tools that run the bus without the server (the probe).
+    public static var migrationsForTools: [Migration] { BusMigrations.all }
+
     public func registerRoutes(on api: DocumentedRouter<FlowRequestContext>) {
         BusRoutes(bus: bus, admin: admin).register(on: api)
     }

@@ -82,16 +82,21 @@ struct BusRoutes: Sendable {
             "replayBusDeadLetters", summary: "Deliver again every dead letter of a group and/or event type.", tags: tags,
             requestBody: [
                 "type": "object", "minProperties": 1,
-                "properties": ["group": ["type": "string", "minLength": 1], "type": ["type": "string", "minLength": 1]],
+                "description": "At least one of group and type (null means not given).",
+                "properties": ["group": ["type": ["string", "null"], "minLength": 1], "type": ["type": ["string", "null"], "minLength": 1]],
             ],
             responses: [.json(200, "How many were queued again.", schema: ["$ref": "#/components/schemas/Count"])],
             security: security)
         ) { request, context in
             try admin.authorize(request)
             let body = try await request.decode(as: ReplayDeadLettersBody.self, context: context)
-            guard body.group?.isEmpty == false || body.type?.isEmpty == false else {
-                throw APIError.validation([FieldProblem(field: "group", problem: "or type is required (replaying every dead letter at once is refused)")])
+            var problems: [FieldProblem] = []
+            if body.group?.isEmpty == true { problems.append(FieldProblem(field: "group", problem: "must not be empty")) }
+            if body.type?.isEmpty == true { problems.append(FieldProblem(field: "type", problem: "must not be empty")) }
+            if body.group == nil && body.type == nil {
+                problems.append(FieldProblem(field: "group", problem: "or type is required (replaying every dead letter at once is refused)"))
             }
+            guard problems.isEmpty else { throw APIError.validation(problems) }
             return CountBody(count: try await bus.replayDeadLetters(group: body.group, type: body.type))
         }
 

@@ -2,6 +2,7 @@ import FlowKit
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The `worker` role's share of the bus: runs every registered consumer group's workers, wakes
 /// them on new work (notifications, with a polling fallback), samples lag for `/metrics` and
@@ -33,12 +34,17 @@ public struct BusWorkerService: Service {
         // Not before the bus tables exist; a shutdown meanwhile ends the wait too.
         await cancelWhenGracefulShutdown { await self.startAfter.wait() }
         guard !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+        let process = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
+        var crews: [String: WorkerCrew] = [:]
         let workers = bus.groups.flatMap { group in
-            (0..<group.concurrency).map { index in
-                GroupWorker(bus: bus, group: group, name: "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(group.name):\(index):\(UUIDv7.string().suffix(8))",
-                            pollInterval: pollInterval, logger: logger)
+            let crew = WorkerCrew(size: group.concurrency)
+            crews[group.name] = crew
+            return (0..<group.concurrency).map { index in
+                GroupWorker(bus: bus, group: group, name: "\(process):\(group.name):\(index):\(UUIDv7.string().suffix(8))",
+                            pollInterval: pollInterval, crew: crew, wakeup: crew.wakeups[index], logger: logger)
             }
         }
+        let wakeCrews = crews
         let stopping = AtomicFlag()
         let shutdown = Wakeup()
         let notifications = bus.database.notifications(EventBus.wakeChannel, bufferingNewest: 256)
@@ -49,8 +55,7 @@ public struct BusWorkerService: Service {
                 // Wake-ups: the payload lists the groups that got work.
                 tasks.addTask {
                     for await payload in notifications {
-                        let groups = Set(payload.split(separator: ",").map(String.init))
-                        for worker in workers where groups.contains(worker.group.name) { worker.wakeup.poke() }
+                        for group in payload.split(separator: ",") { wakeCrews[String(group)]?.wakeOne() }
                     }
                 }
                 tasks.addTask { await self.maintain(until: stopping) }
@@ -77,9 +82,16 @@ public struct BusWorkerService: Service {
     /// Lag gauges every 5 s; pruning every `maintenanceInterval`.
     private func maintain(until stopping: AtomicFlag) async {
         var lastPrune = ContinuousClock.now - maintenanceInterval + .seconds(60)  // first prune a minute after start
+        var analyzedBacklog = 0
         while !stopping.isSet && !Task.isCancelled {
             do {
-                for status in try await bus.status() { BusMetrics.backlog(status) }
+                let statuses = try await bus.status()
+                for status in statuses { BusMetrics.backlog(status) }
+                let backlog = statuses.reduce(0) { $0 + $1.pending }
+                if backlog > 1000 && (backlog > analyzedBacklog * 2 || backlog < analyzedBacklog / 4) {
+                    try await bus.store.refreshStatistics()
+                    analyzedBacklog = backlog
+                }
                 if ContinuousClock.now - lastPrune >= maintenanceInterval {
                     lastPrune = ContinuousClock.now
                     let pruned = try await bus.prune(retention: retention)
@@ -99,8 +111,21 @@ struct GroupWorker: Sendable {
     let group: ConsumerGroup
     let name: String
     let pollInterval: Duration
+    let crew: WorkerCrew
+    let wakeup: Wakeup
     let logger: Logger
-    let wakeup = Wakeup()
+
+    init(bus: EventBus, group: ConsumerGroup, name: String, pollInterval: Duration, crew: WorkerCrew? = nil, wakeup: Wakeup? = nil, logger: Logger) {
+        let ownWakeup = wakeup ?? Wakeup()
+        self.bus = bus
+        self.group = group
+        self.name = name
+        self.pollInterval = pollInterval
+        self.crew = crew ?? WorkerCrew(wakeups: [ownWakeup])
+        self.wakeup = ownWakeup
+        self.logger = logger
+    }
+    static let linger = Duration.milliseconds(2)
 
     func run(until stopping: AtomicFlag) async {
         var failureDelay = Duration.milliseconds(200)
@@ -112,11 +137,19 @@ struct GroupWorker: Sendable {
                     await wakeup.wait(timeout: pollInterval)
                     continue
                 }
+                // A full batch means more may be waiting: bring in another worker of the group.
+                if batch.count == group.batchSize { crew.wakeOne() }
                 let outcomes = await handle(batch)
                 let counts = try await bus.store.complete(outcomes, group: group, worker: name, now: Date())
                 BusMetrics.outcome(group: group.name, handled: counts.handled, retried: counts.retried, deadLettered: counts.deadLettered)
                 if counts.deadLettered > 0 {
                     logger.warning("bus deliveries moved to dead letters", metadata: ["group": "\(group.name)", "count": "\(counts.deadLettered)"])
+                }
+                // A part-full batch means the worker keeps up with publishers one event at a time;
+                // pausing briefly lets the next claim take several at once, which cuts the write
+                // transactions per event under load. An idle worker still wakes at once.
+                if batch.count < group.batchSize {
+                    try? await Task.sleep(for: Self.linger)
                 }
             } catch {
                 // The database is unreachable or busy: claims held now expire and are redelivered.
@@ -151,5 +184,26 @@ struct GroupWorker: Sendable {
             for await outcome in tasks { outcomes.append(outcome) }
             return outcomes
         }
+    }
+}
+
+/// The workers of one group in this process. A notification wakes one of them (round robin),
+/// not all: waking every worker for one event only makes them race for it. A worker that finds
+/// a full batch wakes the next.
+final class WorkerCrew: Sendable {
+    let wakeups: [Wakeup]
+    private let next = Atomic<Int>(0)
+
+    init(size: Int) {
+        wakeups = (0..<max(1, size)).map { _ in Wakeup() }
+    }
+
+    init(wakeups: [Wakeup]) {
+        self.wakeups = wakeups
+    }
+
+    func wakeOne() {
+        let index = next.add(1, ordering: .relaxed).newValue
+        wakeups[index % wakeups.count].poke()
     }
 }

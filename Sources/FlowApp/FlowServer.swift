@@ -105,7 +105,7 @@ public struct FlowServer: Sendable {
 
     /// The HTTP pipeline. Middleware order matters; from the outside in:
     /// identity (ids, limits) → access log → metrics → security headers → CORS → errors →
-    /// body limit → routes. Everything outside the error middleware sees rendered error responses.
+    /// request guard (body limit, NUL) → routes. Everything outside the error middleware sees rendered error responses.
     static func makeRouter(
         config: FlowConfig, database: Database, migrator: Migrator, modules: [any FlowModule]
     ) -> (Router<FlowRequestContext>, OpenAPIDocument) {
@@ -118,7 +118,7 @@ public struct FlowServer: Sendable {
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: CORSAllowlistMiddleware(origins: config.corsOrigins))
         router.add(middleware: ErrorMiddleware(routes: routeTable))
-        router.add(middleware: BodyLimitMiddleware())
+        router.add(middleware: RequestGuardMiddleware())
 
         let document = OpenAPIDocument(
             title: "Flow API", version: FlowVersion.current,

@@ -115,6 +115,26 @@ struct ErrorShapeTests {
         }
     }
 
+    @Test("NUL characters are refused in bodies (422) and URLs (400), but an escaped backslash is fine")
+    func nulCharacters() async throws {
+        try await withTestServer { client, _ in
+            try await client.execute(uri: "/test/echo", method: .post, headers: [.contentType: "application/json"],
+                                     body: jsonBody(#"{"name":"a\u0000b","count":1}"#)) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(response.errorBody()["code"] as? String == "validation_failed")
+            }
+            try await client.execute(uri: "/test/echo", method: .post, headers: [.contentType: "application/json"],
+                                     body: jsonBody(#"{"name":"a\\u0000b","count":1}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["name"] as? String == #"a\u0000b"#)
+            }
+            try await client.execute(uri: "/test/items/x%00y", method: .get) { response in
+                #expect(response.status == .badRequest)
+                #expect(response.errorBody()["code"] as? String == "invalid_characters")
+            }
+        }
+    }
+
     @Test("a valid body is decoded, dates in RFC 3339")
     func validBody() async throws {
         try await withTestServer { client, _ in

@@ -57,11 +57,18 @@ class PostgresCluster:
         self.psql(f"CREATE DATABASE {name}")
         return self.url.replace("/postgres?", f"/{name}?")
 
-    def psql(self, sql: str):
+    def psql(self, sql: str, url: str = None):
         psql = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))
         binary = str(psql[-1]) if psql else "psql"
-        subprocess.run([binary, self.url.split("?")[0], "-v", "ON_ERROR_STOP=1", "-qc", sql],
-                       check=True, capture_output=True, timeout=60)
+        return subprocess.run([binary, (url or self.url).split("?")[0], "-v", "ON_ERROR_STOP=1", "-qc", sql],
+                              check=True, capture_output=True, text=True, timeout=60).stdout
+
+    def query(self, sql: str, url: str) -> str:
+        """Rows of a query as `a|b|c` lines."""
+        psql = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))
+        binary = str(psql[-1]) if psql else "psql"
+        return subprocess.run([binary, url.split("?")[0], "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                              check=True, capture_output=True, text=True, timeout=60).stdout
 
 
 def start_cluster_or_skip(directory: Path) -> PostgresCluster:

@@ -104,6 +104,35 @@ public final class Database: Service, Sendable {
         }
     }
 
+    /// Runs `work` on a writable connection without a transaction: each statement commits on its
+    /// own. Only for statements that are complete units by themselves (`UPDATE … RETURNING`
+    /// claims, `DELETE`s); it saves the BEGIN/COMMIT round trips on hot paths. Anything that
+    /// must commit together with something else belongs in ``transaction(_:)``.
+    public func autocommit<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        guard !Self.insideTransaction else {
+            throw DatabaseError(.other, message: "autocommit statements inside a transaction would wait for the writer; use the Transaction")
+        }
+        let started = ContinuousClock.now
+        do {
+            switch backend {
+            case .sqlite(let sqlite):
+                return try await sqlite.writer.withConnection { connection in
+                    try await metrics.leased(pool: .write, waitedSince: started) {
+                        try await work(connection.sql())
+                    }
+                }
+            case .postgres(let postgres):
+                return try await postgres.withConnection { connection in
+                    try await metrics.leased(pool: .write, waitedSince: started) {
+                        try await work(connection.sql())
+                    }
+                }
+            }
+        } catch {
+            throw DatabaseError.translate(error)
+        }
+    }
+
     /// Runs `work` in a transaction: committed when it returns, rolled back when it throws.
     /// On SQLite, transactions run one at a time (`BEGIN IMMEDIATE` on the single writer), so a
     /// read-modify-write inside one never races another.

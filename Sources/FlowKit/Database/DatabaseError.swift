@@ -12,6 +12,8 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
         case foreignKeyViolation
         case notNullViolation
         case checkViolation
+        /// A value the column cannot hold (bad encoding, too long, out of range).
+        case invalidValue
         /// The server cannot be reached, the pool is shut down, or no connection was free in time.
         case unavailable
         /// Two transactions conflicted (deadlock, serialization failure, SQLite busy); retrying may succeed.
@@ -81,6 +83,7 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
             case "23502": return DatabaseError(.notNullViolation, constraint: error.serverInfo?[.columnName], message: message)
             case "23514": return DatabaseError(.checkViolation, constraint: constraint, message: message)
             case "40001", "40P01": return DatabaseError(.conflict, message: message)
+            case "22021", "22P05", "22001", "22003", "22007", "22008": return DatabaseError(.invalidValue, constraint: error.serverInfo?[.columnName], message: message)
             case "57P01", "57P02", "57P03", "53300": return DatabaseError(.unavailable, message: message)
             default: return DatabaseError(.other, message: "\(state): \(message)")
             }
@@ -107,6 +110,8 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
             return DatabaseError(.notNullViolation, constraint: constraint, message: error.message)
         case .constraintCheckFailed:
             return DatabaseError(.checkViolation, constraint: constraint, message: error.message)
+        case .tooBig, .mismatch, .range:
+            return DatabaseError(.invalidValue, message: error.message)
         case .busy, .busyTimeout, .locked, .busyInRecovery, .busyInSnapshot:
             return DatabaseError(.conflict, message: error.message)
         case .cantOpen, .cantOpenDirectory, .cantOpenInvalidPath, .full, .readOnly, .ioError:

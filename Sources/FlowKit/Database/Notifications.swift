@@ -103,9 +103,9 @@ struct PostgresNotificationListener: Sendable {
             do {
                 try await listenUntilChannelsChange()
                 delay = .milliseconds(100)
-            } catch is CancellationError {
-                return
             } catch {
+                // Shutdown closes the connection on purpose; that is not worth a warning.
+                if Task.isCancelled || error is CancellationError { return }
                 logger.warning("notification listener lost its connection; reconnecting", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))

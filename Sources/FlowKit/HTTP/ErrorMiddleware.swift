@@ -47,6 +47,8 @@ public struct ErrorMiddleware: RouterMiddleware {
                 return .conflict("This would duplicate an existing record.", code: "duplicate")
             case .foreignKeyViolation:
                 return .validation(field: error.constraint ?? "(body)", "refers to something that does not exist")
+            case .invalidValue:
+                return .validation(field: error.constraint ?? "(body)", "holds a value that cannot be stored (invalid characters, too long or out of range)")
             case .conflict:
                 return APIError(.serviceUnavailable, code: "write_conflict",
                                 message: "The data was busy; retry the request.", headers: [.retryAfter: "1"])

@@ -24,7 +24,11 @@ public struct FlowJSONDecoder: RequestDecoder {
         guard body.readableBytes > 0 else {
             throw APIError.malformedJSON("The request body is empty; a JSON document is required.")
         }
-        return try Self.decode(type, from: Data(buffer: body))
+        let data = Data(buffer: body)
+        if Self.containsEscapedNUL(data) {
+            throw APIError.validation(field: "(body)", "text must not contain NUL characters (\\u0000)")
+        }
+        return try Self.decode(type, from: data)
     }
 
     /// Shared with anything else that decodes client JSON (Socket.IO payloads), so the same
@@ -43,6 +47,27 @@ public struct FlowJSONDecoder: RequestDecoder {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
             throw Self.apiError(for: error)
+        }
+    }
+
+    /// JSON can smuggle NUL into strings as `\u0000`; no text column can store it.
+    static func containsEscapedNUL(_ data: Data) -> Bool {
+        let pattern = Array("\\u0000".utf8)
+        guard data.count >= pattern.count else { return false }
+        return data.withUnsafeBytes { bytes in
+            var index = 0
+            while index <= bytes.count - pattern.count {
+                if bytes[index] == 0x5C, bytes[index + 1] == 0x75,
+                   bytes[index + 2] == 0x30, bytes[index + 3] == 0x30, bytes[index + 4] == 0x30, bytes[index + 5] == 0x30 {
+                    // An escaped backslash before it (`\\u0000`) is literal text, not NUL.
+                    var backslashes = 0
+                    var back = index - 1
+                    while back >= 0, bytes[back] == 0x5C { backslashes += 1; back -= 1 }
+                    if backslashes % 2 == 0 { return true }
+                }
+                index += 1
+            }
+            return false
         }
     }
 
