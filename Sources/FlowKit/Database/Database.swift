@@ -83,25 +83,7 @@ public final class Database: Service, Sendable {
 
     /// Runs `work` on a pooled connection outside any transaction.
     public func read<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let started = ContinuousClock.now
-        do {
-            switch backend {
-            case .sqlite(let sqlite):
-                return try await sqlite.readers.withConnection { connection in
-                    try await metrics.leased(pool: .read, waitedSince: started) {
-                        try await work(connection.sql())
-                    }
-                }
-            case .postgres(let postgres):
-                return try await postgres.withConnection { connection in
-                    try await metrics.leased(pool: .read, waitedSince: started) {
-                        try await work(connection.sql())
-                    }
-                }
-            }
-        } catch {
-            throw DatabaseError.translate(error)
-        }
+        try await withoutTransaction(.read, work)
     }
 
     /// Runs `work` on a writable connection without a transaction: each statement commits on its
@@ -112,18 +94,24 @@ public final class Database: Service, Sendable {
         guard !Self.insideTransaction else {
             throw DatabaseError(.other, message: "autocommit statements inside a transaction would wait for the writer; use the Transaction")
         }
+        return try await withoutTransaction(.write, work)
+    }
+
+    /// A connection of `pool` (on SQLite the readers or the single writer; on PostgreSQL any
+    /// pooled connection) for statements that each commit on their own.
+    private func withoutTransaction<T: Sendable>(_ pool: PoolMetrics.Pool, _ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let started = ContinuousClock.now
         do {
             switch backend {
             case .sqlite(let sqlite):
-                return try await sqlite.writer.withConnection { connection in
-                    try await metrics.leased(pool: .write, waitedSince: started) {
+                return try await (pool == .read ? sqlite.readers : sqlite.writer).withConnection { connection in
+                    try await metrics.leased(pool: pool, waitedSince: started) {
                         try await work(connection.sql())
                     }
                 }
             case .postgres(let postgres):
                 return try await postgres.withConnection { connection in
-                    try await metrics.leased(pool: .write, waitedSince: started) {
+                    try await metrics.leased(pool: pool, waitedSince: started) {
                         try await work(connection.sql())
                     }
                 }

@@ -12,30 +12,29 @@ final class NotificationHub: Sendable {
         var listeners: [String: [UInt64: AsyncStream<String>.Continuation]] = [:]
         var nextID: UInt64 = 0
         var closed = false
-        /// Bumped when a channel gets its first listener, so the PostgreSQL listener re-LISTENs.
-        var generation = 0
-        var generationWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Opened (and replaced) when a channel gets its first listener, so the PostgreSQL
+        /// listener re-LISTENs.
+        var channelsChanged = Gate()
     }
 
     private let state = Mutex(State())
 
     func stream(_ channel: String, bufferingNewest limit: Int) -> AsyncStream<String> {
         let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(limit))
-        let (id, waiters, closed) = state.withLock { state -> (UInt64, [CheckedContinuation<Void, Never>], Bool) in
-            if state.closed { return (0, [], true) }
+        let (id, changed, closed) = state.withLock { state -> (UInt64, Gate?, Bool) in
+            if state.closed { return (0, nil, true) }
             state.nextID += 1
             let isNewChannel = state.listeners[channel] == nil
             state.listeners[channel, default: [:]][state.nextID] = continuation
-            guard isNewChannel else { return (state.nextID, [], false) }
-            state.generation += 1
-            defer { state.generationWaiters.removeAll() }
-            return (state.nextID, Array(state.generationWaiters.values), false)
+            guard isNewChannel else { return (state.nextID, nil, false) }
+            defer { state.channelsChanged = Gate() }
+            return (state.nextID, state.channelsChanged, false)
         }
         if closed {
             continuation.finish()
             return stream
         }
-        waiters.forEach { $0.resume() }
+        changed?.open()
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { state in
                 state.listeners[channel]?[id] = nil
@@ -50,42 +49,19 @@ final class NotificationHub: Sendable {
         for continuation in continuations { continuation.yield(payload) }
     }
 
-    var channels: (names: Set<String>, generation: Int) {
-        state.withLock { (Set($0.listeners.keys), $0.generation) }
-    }
-
-    /// Returns once a new channel has been added after `generation`, the hub closes, or the
-    /// task is cancelled.
-    func channelsChanged(after generation: Int) async {
-        let waiterID = state.withLock { state -> UInt64 in
-            state.nextID += 1
-            return state.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let already = state.withLock { state in
-                    if state.generation != generation || state.closed || Task.isCancelled { return true }
-                    state.generationWaiters[waiterID] = continuation
-                    return false
-                }
-                if already { continuation.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.generationWaiters.removeValue(forKey: waiterID) }?.resume()
-        }
+    /// The channels with listeners, and a gate that opens when that set grows.
+    var channels: (names: Set<String>, changed: Gate) {
+        state.withLock { (Set($0.listeners.keys), $0.channelsChanged) }
     }
 
     func close() {
-        let (continuations, waiters) = state.withLock { state in
+        let (continuations, changed) = state.withLock { state in
             state.closed = true
-            defer {
-                state.listeners.removeAll()
-                state.generationWaiters.removeAll()
-            }
-            return (state.listeners.values.flatMap(\.values), Array(state.generationWaiters.values))
+            defer { state.listeners.removeAll() }
+            return (state.listeners.values.flatMap(\.values), state.channelsChanged)
         }
         continuations.forEach { $0.finish() }
-        waiters.forEach { $0.resume() }
+        changed.open()
     }
 }
 
@@ -115,9 +91,9 @@ struct PostgresNotificationListener: Sendable {
 
     /// Listens on the current channels until the set grows (then returns, to listen again).
     private func listenUntilChannelsChange() async throws {
-        let (channels, generation) = hub.channels
+        let (channels, changed) = hub.channels
         if channels.isEmpty {
-            await hub.channelsChanged(after: generation)
+            await changed.wait()
             return
         }
         let connection = try await PostgresConnection.connect(
@@ -127,7 +103,7 @@ struct PostgresNotificationListener: Sendable {
             // Closing the connection is what ends the notification sequences when the task is
             // cancelled (shutdown); they do not end by themselves.
             try await withTaskCancellationHandler {
-                try await listen(on: connection, to: channels, until: generation)
+                try await listen(on: connection, to: channels, until: changed)
             } onCancel: {
                 _ = connection.close() as EventLoopFuture<Void>
             }
@@ -138,7 +114,7 @@ struct PostgresNotificationListener: Sendable {
         }
     }
 
-    private func listen(on connection: PostgresConnection, to channels: Set<String>, until generation: Int) async throws {
+    private func listen(on connection: PostgresConnection, to channels: Set<String>, until changed: Gate) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for channel in channels {
                 group.addTask {
@@ -150,7 +126,7 @@ struct PostgresNotificationListener: Sendable {
                     throw DatabaseError(.unavailable, message: "the notification stream of \(channel) ended")
                 }
             }
-            group.addTask { await hub.channelsChanged(after: generation) }
+            group.addTask { await changed.wait() }
             // The first task to finish is a change of channels (return and listen again) or a
             // lost connection (a listen task throws, and run() reconnects).
             try await group.next()
