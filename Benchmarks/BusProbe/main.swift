@@ -36,9 +36,19 @@ func makeLogger() -> Logger {
     return logger
 }
 
-func makeGroups(count: Int, slow: Duration, batchSize: Int, claimTimeout: Duration, handle: @escaping ConsumerGroup.Handler) -> [ConsumerGroup] {
+struct ProbeFailure: Error, CustomStringConvertible {
+    var description: String { "probe handler told to fail" }
+}
+
+func makeGroups(
+    count: Int, slow: Duration, batchSize: Int, claimTimeout: Duration, maxAttempts: Int = 8,
+    handle: @escaping ConsumerGroup.Handler
+) -> [ConsumerGroup] {
     (1...count).map { index in
-        ConsumerGroup(name: "probe.g\(index)", eventTypes: [ProbeTick.type], batchSize: batchSize, claimTimeout: claimTimeout) { envelope, attempt in
+        ConsumerGroup(
+            name: "probe.g\(index)", eventTypes: [ProbeTick.type], retry: RetryPolicy(maxAttempts: maxAttempts, baseDelay: .milliseconds(50)),
+            batchSize: batchSize, claimTimeout: claimTimeout
+        ) { envelope, attempt in
             if slow > .zero { try await Task.sleep(for: slow) }
             try await handle(envelope, attempt)
         }
@@ -134,16 +144,20 @@ struct Probe: AsyncParsableCommand {
         @Option var batchSize = 16
         @Option(help: "Claim timeout in milliseconds.") var claimTimeoutMs = 2000
         @Option(help: "Name recorded with each handling.") var name = "worker"
+        @Flag(help: "Make every handler throw (to produce retries and dead letters).") var fail = false
+        @Option(help: "Attempts before a delivery becomes a dead letter.") var maxAttempts = 8
 
         func run() async throws {
             let logger = makeLogger()
             let database = try await db.open(logger: logger)
             let bus = EventBus(database: database, logger: logger)
             bus.register(ProbeTick.self)
-            let name = self.name
+            let (name, fail) = (self.name, self.fail)
             for group in makeGroups(
                 count: groups, slow: .milliseconds(slowMs), batchSize: batchSize, claimTimeout: .milliseconds(claimTimeoutMs),
+                maxAttempts: maxAttempts,
                 handle: { envelope, attempt in
+                    if fail { throw ProbeFailure() }
                     try await database.transaction { tx in
                         try await tx.sql.raw("""
                             INSERT INTO probe_handled (event_id, consumer_group, worker, attempt)

@@ -29,10 +29,10 @@ def probe(*args, database, **kwargs):
                           timeout=kwargs.pop("timeout", 180), **kwargs)
 
 
-def start_worker(database, name, slow_ms):
+def start_worker(database, name, slow_ms, groups=None, extra=()):
     process = subprocess.Popen(
-        [str(probe_binary()), "work", "--database", database, "--groups", str(GROUPS), "--slow-ms", str(slow_ms),
-         "--batch-size", "8", "--claim-timeout-ms", "1500", "--name", name],
+        [str(probe_binary()), "work", "--database", database, "--groups", str(groups or GROUPS), "--slow-ms", str(slow_ms),
+         "--batch-size", "8", "--claim-timeout-ms", "1500", "--name", name, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "ready", process.stderr.read()
     return process
