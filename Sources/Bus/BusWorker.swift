@@ -98,6 +98,7 @@ public struct BusWorkerService: Service {
                     if pruned > 0 { logger.info("pruned bus events", metadata: ["count": "\(pruned)"]) }
                 }
             } catch {
+                if Task.isCancelled || stopping.isSet { return }  // shutting down, not failing
                 logger.warning("bus maintenance failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: .seconds(5))
