@@ -111,10 +111,12 @@ struct BusDeliveryTests {
             #expect(attempts.all.map(\.number) == [1, 2, 3, 4])
             let times = attempts.all.map(\.at)
             let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
-            // Equal jitter: the k-th wait is between half and all of 60 ms × 2^(k-1).
-            #expect(gaps[0] >= .milliseconds(30))
-            #expect(gaps[2] > gaps[0], "delays did not grow: \(gaps)")
-            #expect(gaps[2] >= .milliseconds(120))
+            // Equal jitter: the k-th wait is at least half of 60 ms × 2^(k-1). Only the lower
+            // bounds are checked: a busy machine may add to any wait (the policy's upper bounds
+            // are unit-tested in retryPolicyDelays).
+            #expect(gaps[0] >= .milliseconds(30), "\(gaps)")
+            #expect(gaps[1] >= .milliseconds(60), "\(gaps)")
+            #expect(gaps[2] >= .milliseconds(120), "\(gaps)")
             #expect(try await harness.count("bus_deliveries") == 0)
 
             let page = try await harness.bus.deadLetters(group: "flaky", type: nil, page: PageRequest())
