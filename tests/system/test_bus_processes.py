@@ -69,7 +69,7 @@ def test_a_killed_worker_loses_nothing(engine, tmp_path):
         assert published.returncode == 0, published.stderr
         handled = Handled(database, cluster)
 
-        victim = start_worker(database, "victim", slow_ms=40)
+        victim = start_worker(database, "victim", slow_ms=200)
         deadline = time.monotonic() + 60
         while len(handled.rows()) < 20:
             assert time.monotonic() < deadline, "the first worker handled nothing"
@@ -93,7 +93,7 @@ def test_a_killed_worker_loses_nothing(engine, tmp_path):
             per_delivery.setdefault((event, group), []).append((worker, attempt))
         assert len(per_delivery) == EVENTS * GROUPS
         redelivered = [d for d, handlings in per_delivery.items() if any(attempt > 1 for _, attempt in handlings)]
-        # The victim died holding claims (batches of 8 with 40 ms handlers): those deliveries came
+        # The victim died holding claims (batches of 8 with 200 ms handlers, both groups): those deliveries came
         # back as second attempts once the claim expired.
         assert redelivered, "nothing was redelivered: the kill did not hit a claimed batch"
         assert all(worker == "survivor" for d in redelivered for worker, attempt in per_delivery[d] if attempt > 1)
