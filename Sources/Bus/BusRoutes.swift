@@ -28,7 +28,7 @@ struct BusRoutes: Sendable {
 
     func register(on api: DocumentedRouter<FlowRequestContext>) {
         let document = api.document
-        document.addTag("admin: bus", description: "Event bus operations: backlog, dead letters, replay. Needs the operator token.")
+        document.addTag("admin: bus", description: "Event bus operations: backlog, dead letters, replay. Needs an admin or the operator token.")
         document.addSecurityScheme("adminToken", AdminAccess.openAPIScheme)
         document.addSchema("EventEnvelope", BusSchemas.envelope)
         document.addSchema("GroupStatus", BusSchemas.groupStatus)
@@ -47,8 +47,8 @@ struct BusRoutes: Sendable {
                     "eventTypes": ["type": "object", "additionalProperties": ["type": "integer"]],
                 ],
             ])], security: security)
-        ) { request, _ in
-            try admin.authorize(request)
+        ) { request, context in
+            try admin.authorize(context)
             return StatusBody(groups: try await bus.status(), eventTypes: bus.eventTypes)
         }
 
@@ -57,8 +57,8 @@ struct BusRoutes: Sendable {
             parameters: [.query("group", "Only this consumer group."), .query("type", "Only this event type.")] + PageRequest.openAPIParameters,
             responses: [.json(200, "A page of dead letters.", schema: Page<DeadLetter>.schema(of: ["$ref": "#/components/schemas/DeadLetter"]))],
             security: security)
-        ) { request, _ in
-            try admin.authorize(request)
+        ) { request, context in
+            try admin.authorize(context)
             let page = try PageRequest(request: request)
             let query = request.uri.queryParameters
             return try await bus.deadLetters(group: query["group"].map(String.init), type: query["type"].map(String.init), page: page)
@@ -70,7 +70,7 @@ struct BusRoutes: Sendable {
             responses: [.json(200, "Queued again.", schema: ["$ref": "#/components/schemas/Count"]), .error(404, "No such dead letter.")],
             security: security)
         ) { request, context in
-            try admin.authorize(request)
+            try admin.authorize(context)
             let id = try context.parameters.require("id")
             guard try await bus.replayDeadLetter(id: id) else {
                 throw APIError.notFound("No dead letter has the id \(id).")
@@ -88,7 +88,7 @@ struct BusRoutes: Sendable {
             responses: [.json(200, "How many were queued again.", schema: ["$ref": "#/components/schemas/Count"])],
             security: security)
         ) { request, context in
-            try admin.authorize(request)
+            try admin.authorize(context)
             let body = try await request.decode(as: ReplayDeadLettersBody.self, context: context)
             var problems: [FieldProblem] = []
             if body.group?.isEmpty == true { problems.append(FieldProblem(field: "group", problem: "must not be empty")) }
@@ -109,7 +109,7 @@ struct BusRoutes: Sendable {
             responses: [.json(200, "How many deliveries were queued.", schema: ["$ref": "#/components/schemas/Count"])],
             security: security)
         ) { request, context in
-            try admin.authorize(request)
+            try admin.authorize(context)
             let body = try await request.decode(as: ReplayGroupBody.self, context: context)
             guard bus.group(named: body.group) != nil else {
                 throw APIError.validation(field: "group", "is not a registered consumer group")

@@ -18,6 +18,8 @@ public struct FlowServer: Sendable {
     public let config: FlowConfig
     public let database: Database
     public let application: Application<RouterResponder<FlowRequestContext>>
+    /// The domains this server runs.
+    public let modules: [any FlowModule]
     let logger: Logger
 
     /// Builds the application. Opens the database (creating a SQLite file if needed) but does
@@ -25,16 +27,17 @@ public struct FlowServer: Sendable {
     /// - Parameter onServerRunning: called with the bound port once the server listens (tests use port 0).
     public static func build(
         config: FlowConfig, migrationPolicy: MigrationPolicy, logger: Logger,
-        modules makeModules: @Sendable (ModuleContext) -> [any FlowModule] = { FlowModules.build($0).all },
+        modules makeModules: @Sendable (ModuleContext) async -> [any FlowModule] = { await FlowModules.build($0).all },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> FlowServer {
+        try config.checkProductionSecrets()
         FlowMetrics.bootstrap()
         let database = try await Database.open(config.database, options: config.databaseOptions, logger: logger)
         let schemaReady = Gate()
-        let modules = makeModules(ModuleContext(
-            config: config, database: database, admin: adminAccess(config, logger: logger), schemaReady: schemaReady, logger: logger))
+        let admin = adminAccess(config, logger: logger)
+        let modules = await makeModules(ModuleContext(config: config, database: database, admin: admin, schemaReady: schemaReady, logger: logger))
         let migrator = Migrator(database: database, sets: modules.migrationSets, logger: logger)
-        let (router, _) = makeRouter(config: config, database: database, migrator: migrator, modules: modules)
+        let (router, _) = makeRouter(config: config, database: database, migrator: migrator, modules: modules, admin: admin)
         var services: [any Service] = [database]
         if config.roles.contains(.worker) {
             services += modules.flatMap(\.workerServices)
@@ -76,15 +79,16 @@ public struct FlowServer: Sendable {
             }
             schemaReady.open()
         }
-        return FlowServer(config: config, database: database, application: application, logger: logger)
+        return FlowServer(config: config, database: database, application: application, modules: modules, logger: logger)
     }
 
     /// The operator token: configured, or in development a random one for this run (logged so
-    /// a developer can use the admin API); production without one keeps the admin API off.
+    /// a developer can use the admin API); production without one leaves the admin API to
+    /// signed-in admins.
     static func adminAccess(_ config: FlowConfig, logger: Logger) -> AdminAccess {
         if let token = config.adminToken { return AdminAccess(token: token) }
         guard config.environment == .development else {
-            logger.notice("admin API disabled: FLOW_ADMIN_TOKEN is not set")
+            logger.notice("no operator token (FLOW_ADMIN_TOKEN): the admin API is open to signed-in admins only")
             return AdminAccess(token: nil)
         }
         let token = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
@@ -105,9 +109,9 @@ public struct FlowServer: Sendable {
 
     /// The HTTP pipeline. Middleware order matters; from the outside in:
     /// identity (ids, limits) → access log → metrics → security headers → CORS → errors →
-    /// request guard (body limit, NUL) → routes. Everything outside the error middleware sees rendered error responses.
+    /// request guard (body limit, NUL) → authentication → routes. Everything outside the error middleware sees rendered error responses.
     static func makeRouter(
-        config: FlowConfig, database: Database, migrator: Migrator, modules: [any FlowModule]
+        config: FlowConfig, database: Database, migrator: Migrator, modules: [any FlowModule], admin: AdminAccess
     ) -> (Router<FlowRequestContext>, OpenAPIDocument) {
         // HEAD is answered for every GET route (monitoring tools probe with it).
         let router = Router(context: FlowRequestContext.self, options: .autoGenerateHeadEndpoints)
@@ -119,6 +123,7 @@ public struct FlowServer: Sendable {
         router.add(middleware: CORSAllowlistMiddleware(origins: config.corsOrigins))
         router.add(middleware: ErrorMiddleware(routes: routeTable))
         router.add(middleware: RequestGuardMiddleware())
+        router.add(middleware: AuthenticationMiddleware(authenticator: modules.lazy.compactMap(\.authenticator).first, admin: admin))
 
         let document = OpenAPIDocument(
             title: "Flow API", version: FlowVersion.current,

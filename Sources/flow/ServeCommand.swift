@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlowApp
 import FlowKit
+import Foundation
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -36,6 +37,9 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             let server = try await FlowServer.build(config: config, migrationPolicy: policy, logger: logger)
             try await server.run()
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("flow: \(error)\n".utf8))
+            throw ExitCode(78)
         } catch {
             logger.critical("flow serve stopped on an error", metadata: ["error": "\(error)"])
             throw ExitCode.failure

@@ -145,7 +145,11 @@ struct BusDeliveryTests {
             try await Task.sleep(for: .milliseconds(20))
             let cut = Date()
             try await harness.publish(Self.notes(4, prefix: "new"))
-            try await eventually { handled.count == 7 }
+            // Handled and recorded (replay skips events whose delivery is still pending).
+            try await eventually {
+                let pending = try await harness.count("bus_deliveries")
+                return handled.count == 7 && pending == 0
+            }
 
             #expect(try await harness.bus.replay(group: "projection", since: cut) == 4)
             try await eventually { handled.count == 11 }

@@ -36,6 +36,11 @@ struct ErrorShapeTests {
             try await client.execute(uri: "/test/items/42", method: .put) { response in
                 #expect(response.status == .methodNotAllowed)
             }
+            // A literal segment wins over a parameter, as in the router: not also DELETE /sessions/{id}.
+            try await client.execute(uri: "/api/v1/auth/sessions/revoke-others", method: .get) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "POST")
+            }
         }
     }
 

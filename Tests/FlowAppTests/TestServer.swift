@@ -1,4 +1,5 @@
 @testable import FlowApp
+import Identity
 import FlowKit
 import FlowTestSupport
 import Foundation
@@ -23,7 +24,7 @@ func withTestServer<T: Sendable>(
     configure(&config)
     let server = try await FlowServer.build(
         config: config, migrationPolicy: policy, logger: TestDatabases.logger,
-        modules: { FlowModules.build($0).all + [ProbeModule()] })
+        modules: { await FlowModules.build($0).all + [ProbeModule()] })
     do {
         let result = try await server.application.test(.router) { client in try await body(client, server) }
         await cleanup()
@@ -55,4 +56,29 @@ extension TestResponse {
 
 func jsonBody(_ text: String) -> ByteBuffer {
     ByteBuffer(string: text)
+}
+
+extension FlowServer {
+    /// The Identity service of this server, for arranging accounts in tests.
+    var identity: IdentityService {
+        modules.compactMap { $0 as? IdentityModule }.first!.service
+    }
+}
+
+/// Registers through the API and returns the access token.
+func signUp(_ client: some TestClientProtocol, email: String, username: String, password: String = "correct horse battery") async throws -> String {
+    try await client.execute(uri: "/api/v1/auth/register", method: .post, headers: [.contentType: "application/json"],
+                             body: jsonBody(#"{"email":"\#(email)","username":"\#(username)","password":"\#(password)"}"#)) { response in
+        #expect(response.status == .created, "\(response.text)")
+        return try #require(response.json["accessToken"] as? String)
+    }
+}
+
+/// Signs in through the API and returns the access token.
+func signIn(_ client: some TestClientProtocol, email: String, password: String) async throws -> String {
+    try await client.execute(uri: "/api/v1/auth/login", method: .post, headers: [.contentType: "application/json"],
+                             body: jsonBody(#"{"email":"\#(email)","password":"\#(password)"}"#)) { response in
+        #expect(response.status == .ok, "\(response.text)")
+        return try #require(response.json["accessToken"] as? String)
+    }
 }

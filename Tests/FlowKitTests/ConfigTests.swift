@@ -126,6 +126,21 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try FlowConfig.parseByteSize("2GiB", key: "bodyLimit") }
     }
 
+    @Test("signing secrets: placeholders and short ones refused; production needs one")
+    func signingSecrets() async throws {
+        let placeholder = await #expect(throws: ConfigError.self) {
+            try await FlowConfig.load(environment: ["FLOW_AUTH_JWT_SECRET": "your-secret-key-here-please-change-in-production"])
+        }
+        #expect(placeholder?.description.contains("placeholder") == true)
+        await #expect(throws: ConfigError.self) { try await FlowConfig.load(environment: ["FLOW_AUTH_JWT_SECRET": "short"]) }
+        let production = try await FlowConfig.load(environment: ["FLOW_ENV": "production"])
+        let missing = #expect(throws: ConfigError.self) { try production.checkProductionSecrets() }
+        #expect(missing?.description.contains("FLOW_AUTH_JWT_SECRET") == true)
+        let configured = try await FlowConfig.load(environment: ["FLOW_ENV": "production", "FLOW_AUTH_JWT_SECRET": String(repeating: "s", count: 40)])
+        try configured.checkProductionSecrets()
+        try await FlowConfig.load(environment: [:]).checkProductionSecrets()  // development needs none
+    }
+
     @Test("unknown FLOW_ variables are reported as likely typos")
     func unknownVariables() {
         let unknown = ConfigKeys.unknownVariables(in: ["FLOW_PROT": "1", "FLOW_PORT": "1", "FLOW_DATABASE_URL_FILE": "x", "PATH": "/bin"])

@@ -23,6 +23,10 @@ public struct FlowConfig: Sendable {
     public var logLevel: Logger.Level
     public var shutdownGrace: Duration
     public var trustProxy: Bool
+    /// The HS256 signing secret of access tokens, if configured.
+    public var jwtSecret: String?
+    public var jwtIssuer: String
+    public var jwtAudience: String
     /// The operator token of the admin API, if configured.
     public var adminToken: String?
     public var busRetention: Duration
@@ -41,6 +45,9 @@ public struct FlowConfig: Sendable {
         shutdownGrace = .seconds(10)
         trustProxy = false
         adminToken = nil
+        jwtSecret = nil
+        jwtIssuer = "flow"
+        jwtAudience = "flow-api"
         busRetention = .seconds(7 * 86_400)
     }
 
@@ -123,6 +130,18 @@ public struct FlowConfig: Sendable {
         if let trust = try await values.bool("trustProxy") {
             config.trustProxy = trust
         }
+        if let secret = try await values.secret("auth.jwtSecret") {
+            try Self.validateSecret(secret, key: "auth.jwtSecret")
+            config.jwtSecret = secret
+        }
+        if let issuer = try await values.string("auth.issuer") {
+            guard !issuer.isEmpty else { throw ConfigError(key: "auth.issuer", "must not be empty") }
+            config.jwtIssuer = issuer
+        }
+        if let audience = try await values.string("auth.audience") {
+            guard !audience.isEmpty else { throw ConfigError(key: "auth.audience", "must not be empty") }
+            config.jwtAudience = audience
+        }
         if let token = try await values.secret("admin.token") {
             guard token.count >= 24 else {
                 throw ConfigError(key: "admin.token", "is too short to be a secret (at least 24 characters; `openssl rand -hex 32` makes one)")
@@ -134,6 +153,29 @@ public struct FlowConfig: Sendable {
             config.busRetention = .seconds(days * 86_400)
         }
         return config
+    }
+
+    /// Placeholders that ship in examples and tutorials; a server signing with one is forgeable.
+    static let knownDefaultSecrets: Set<String> = [
+        "secret", "changeme", "change-me", "your-secret-key", "your-secret-key-here-please-change-in-production",
+        "supersecret", "jwt-secret", "development", "test", "password",
+    ]
+
+    static func validateSecret(_ secret: String, key: String) throws(ConfigError) {
+        if knownDefaultSecrets.contains(secret.lowercased()) {
+            throw ConfigError(key: key, "is a well-known placeholder; generate one with `openssl rand -hex 32`")
+        }
+        guard secret.utf8.count >= 32 else {
+            throw ConfigError(key: key, "is too short to be a signing secret (at least 32 characters; `openssl rand -hex 32` makes one)")
+        }
+    }
+
+    /// Refuses what production must not run without (called by `flow serve`).
+    public func checkProductionSecrets() throws(ConfigError) {
+        guard environment == .production else { return }
+        guard jwtSecret != nil else {
+            throw ConfigError(key: "auth.jwtSecret", "is required in production (tokens signed with a per-run secret would die with the process)")
+        }
     }
 
     static func validateOrigin(_ origin: String) throws(ConfigError) -> String {

@@ -16,6 +16,10 @@ public struct FlowRequestContext: RequestContext {
     public var clientAddress: String?
     /// True when the client reached us over TLS (directly or via a trusted proxy).
     public var isSecure = false
+    /// The verified caller, set by ``AuthenticationMiddleware`` from a bearer token.
+    public var user: AuthenticatedUser?
+    /// True when the request carries the operator token (automation, not a person).
+    public var isOperator = false
     /// Set from `FLOW_BODY_LIMIT` on every request; Hummingbird's body collection enforces it.
     public var maxUploadSize: Int = 1 << 20
     let peerAddress: String?

@@ -22,11 +22,16 @@ public final class RouteTable: Sendable {
         routes.withLock { $0 = registered }
     }
 
+    /// The methods the router serves for `path`. Like the router, a literal segment wins over a
+    /// parameter: `/sessions/revoke-others` is not also `/sessions/{id}`.
     public func methods(forPath path: String) -> [HTTPRequest.Method] {
         let components = path.split(separator: "/", omittingEmptySubsequences: true)
-        return routes.withLock { routes in
-            routes.filter { Self.matches($0.path, components) }.map(\.method)
+        let matching = routes.withLock { routes in routes.filter { Self.matches($0.path, components) } }
+        let specificity = { (template: RouterPath) in
+            zip(template.components, components).filter { $0.0.description == String($0.1) }.count
         }
+        let best = matching.map { specificity($0.path) }.max() ?? 0
+        return matching.filter { specificity($0.path) == best }.map(\.method)
     }
 
     static func matches(_ template: RouterPath, _ components: [Substring]) -> Bool {

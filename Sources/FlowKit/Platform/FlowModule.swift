@@ -14,12 +14,15 @@ public protocol FlowModule: Sendable {
     func registerRoutes(on api: DocumentedRouter<FlowRequestContext>)
     /// Long-running work (bus consumers, schedulers) for the `worker` role.
     var workerServices: [any Service] { get }
+    /// The module that verifies bearer tokens (Identity) returns its authenticator here.
+    var authenticator: (any Authenticator)? { get }
 }
 
 extension FlowModule {
     public var migrations: [Migration] { [] }
     public func registerRoutes(on api: DocumentedRouter<FlowRequestContext>) {}
     public var workerServices: [any Service] { [] }
+    public var authenticator: (any Authenticator)? { nil }
 }
 
 /// What a module gets to build itself: the shared platform pieces.

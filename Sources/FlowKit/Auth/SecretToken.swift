@@ -1,0 +1,19 @@
+import Crypto
+import Foundation
+
+/// Opaque secrets handed to clients (refresh tokens, reset links, calendar feeds): 32 random
+/// bytes, URL-safe. Only their SHA-256 is stored, so a database leak does not leak usable tokens.
+public enum SecretToken {
+    public static func make(bytes: Int = 32) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let data = Data((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        return data.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Hex SHA-256, the stored form of a token.
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}

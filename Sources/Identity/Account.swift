@@ -1,0 +1,72 @@
+import FlowKit
+import Foundation
+
+/// A user account as Identity stores it. The password hash never leaves this module.
+struct Account: Sendable {
+    let id: String
+    let email: String
+    let username: String
+    let passwordHash: String
+    let role: Role
+    let emailVerifiedAt: Date?
+    let failedLogins: Int
+    let lockedUntil: Date?
+    let createdAt: Date
+
+    var publicView: AccountView {
+        AccountView(id: id, email: email, username: username, role: role.rawValue, emailVerified: emailVerifiedAt != nil, createdAt: createdAt)
+    }
+}
+
+/// The account as its owner sees it in API responses.
+public struct AccountView: Sendable, Codable, Equatable {
+    public let id: String
+    public let email: String
+    public let username: String
+    public let role: String
+    public let emailVerified: Bool
+    public let createdAt: Date
+
+    static let schema: JSONValue = [
+        "type": "object", "required": ["id", "email", "username", "role", "emailVerified", "createdAt"],
+        "properties": [
+            "id": ["type": "string"], "email": ["type": "string", "format": "email"], "username": ["type": "string"],
+            "role": ["type": "string", "enum": ["user", "moderator", "admin"]], "emailVerified": ["type": "boolean"],
+            "createdAt": ["type": "string", "format": "date-time"],
+        ],
+    ]
+}
+
+/// A signed-in device: what the owner sees in their session list.
+public struct SessionView: Sendable, Codable, Equatable {
+    public let id: String
+    public let createdAt: Date
+    public let lastSeenAt: Date
+    public let expiresAt: Date
+    public let clientAddress: String?
+    public let userAgent: String?
+    /// True for the session of the token making the request.
+    public let current: Bool
+
+    enum CodingKeys: String, CodingKey { case id, createdAt, lastSeenAt, expiresAt, clientAddress, userAgent, current }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(createdAt, forKey: .createdAt)
+        try container.encode(lastSeenAt, forKey: .lastSeenAt)
+        try container.encode(expiresAt, forKey: .expiresAt)
+        try container.encode(clientAddress, forKey: .clientAddress)
+        try container.encode(userAgent, forKey: .userAgent)
+        try container.encode(current, forKey: .current)
+    }
+
+    static let schema: JSONValue = [
+        "type": "object", "required": ["id", "createdAt", "lastSeenAt", "expiresAt", "clientAddress", "userAgent", "current"],
+        "properties": [
+            "id": ["type": "string"], "createdAt": ["type": "string", "format": "date-time"],
+            "lastSeenAt": ["type": "string", "format": "date-time"], "expiresAt": ["type": "string", "format": "date-time"],
+            "clientAddress": ["type": ["string", "null"]], "userAgent": ["type": ["string", "null"]], "current": ["type": "boolean"],
+        ],
+    ]
+}

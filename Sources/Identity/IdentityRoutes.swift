@@ -1,0 +1,142 @@
+import FlowKit
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/api/v1/auth/…`: registration, sign-in, token refresh, sign-out and sessions.
+struct IdentityRoutes: Sendable {
+    let service: IdentityService
+
+    struct RegisterBody: Decodable { let email: String; let username: String; let password: String }
+    struct LoginBody: Decodable { let email: String; let password: String }
+    struct RefreshBody: Decodable { let refreshToken: String }
+    struct CountBody: ResponseEncodable { let count: Int }
+    struct SessionsBody: ResponseEncodable { let items: [SessionView] }
+
+    static let bearer: JSONValue = [["bearerAuth": []]]
+
+    func register(on api: DocumentedRouter<FlowRequestContext>) {
+        let document = api.document
+        document.addTag("auth", description: "Accounts, sign-in, tokens and sessions.")
+        document.addSecurityScheme("bearerAuth", ["type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                                  "description": "An access token from sign-in or refresh (valid 15 minutes)."])
+        document.addSchema("Account", AccountView.schema)
+        document.addSchema("Session", SessionView.schema)
+        document.addSchema("SignedIn", [
+            "type": "object",
+            "required": ["accessToken", "tokenType", "expiresIn", "refreshToken", "refreshTokenExpiresAt", "sessionId", "user"],
+            "properties": [
+                "accessToken": ["type": "string", "description": "JWT for `Authorization: Bearer`."],
+                "tokenType": ["type": "string", "enum": ["Bearer"]],
+                "expiresIn": ["type": "integer", "description": "Seconds until the access token expires."],
+                "refreshToken": ["type": "string", "description": "Single-use; trade it at /api/v1/auth/refresh for a new pair."],
+                "refreshTokenExpiresAt": ["type": "string", "format": "date-time"],
+                "sessionId": ["type": "string"],
+                "user": ["$ref": "#/components/schemas/Account"],
+            ],
+        ])
+        let auth = api.group("/api/v1/auth")
+        let tags = ["auth"]
+        let signedIn: JSONValue = ["$ref": "#/components/schemas/SignedIn"]
+
+        auth.post("/register", APIOperation(
+            "register", summary: "Create an account and sign in.", tags: tags,
+            requestBody: [
+                "type": "object", "required": ["email", "username", "password"],
+                "properties": [
+                    "email": ["type": "string", "format": "email", "maxLength": 254],
+                    "username": ["type": "string", "minLength": 3, "maxLength": 30, "pattern": "^[A-Za-z0-9._-]+$"],
+                    "password": ["type": "string", "minLength": 8, "description": "8 characters or more, at most 72 bytes, not a common password."],
+                ],
+            ],
+            responses: [.json(201, "The account exists and is signed in.", schema: signedIn), .error(409, "The email or username is taken."),
+                        .error(422, "A field breaks a rule.")])
+        ) { request, context in
+            let body = try await request.decode(as: RegisterBody.self, context: context)
+            let result = try await service.register(email: body.email, username: body.username, password: body.password, client: client(request, context))
+            return EditedResponse(status: .created, response: Encoded(result))
+        }
+
+        auth.post("/login", APIOperation(
+            "login", summary: "Sign in with email and password.",
+            description: "Five failed attempts in a row lock the account for two hours (423 with `details.lockedUntil` and Retry-After). Unknown accounts and wrong passwords get the same 401.",
+            tags: tags,
+            requestBody: ["type": "object", "required": ["email", "password"], "properties": ["email": ["type": "string"], "password": ["type": "string"]]],
+            responses: [.json(200, "Signed in.", schema: signedIn), .error(401, "Wrong email or password."), .error(423, "The account is locked.")])
+        ) { request, context in
+            let body = try await request.decode(as: LoginBody.self, context: context)
+            return Encoded(try await service.login(email: body.email, password: body.password, client: client(request, context)))
+        }
+
+        auth.post("/refresh", APIOperation(
+            "refreshTokens", summary: "Trade a refresh token for a new access and refresh token.",
+            description: "Refresh tokens are single-use. Presenting one a second time revokes its whole session (401 `refresh_token_reused`).",
+            tags: tags,
+            requestBody: ["type": "object", "required": ["refreshToken"], "properties": ["refreshToken": ["type": "string"]]],
+            responses: [.json(200, "A new pair.", schema: signedIn), .error(401, "Invalid, expired or reused refresh token.")])
+        ) { request, context in
+            let body = try await request.decode(as: RefreshBody.self, context: context)
+            return Encoded(try await service.refresh(token: body.refreshToken, client: client(request, context)))
+        }
+
+        auth.post("/logout", APIOperation(
+            "logout", summary: "Sign out this session.", tags: tags, responses: [.noContent("Signed out.")], security: Self.bearer)
+        ) { request, context in
+            try await service.logout(try context.requireUser(), client: client(request, context))
+            return Response(status: .noContent)
+        }
+
+        auth.post("/logout-all", APIOperation(
+            "logoutEverywhere", summary: "Sign out every session of this account, this one included.", tags: tags,
+            responses: [.json(200, "How many sessions ended.", schema: ["type": "object", "required": ["count"], "properties": ["count": ["type": "integer"]]])],
+            security: Self.bearer)
+        ) { request, context in
+            CountBody(count: try await service.logoutEverywhere(try context.requireUser(), client: client(request, context)))
+        }
+
+        auth.get("/me", APIOperation(
+            "getCurrentAccount", summary: "The signed-in account.", tags: tags,
+            responses: [.json(200, "The account.", schema: ["$ref": "#/components/schemas/Account"])], security: Self.bearer)
+        ) { _, context in
+            Encoded(try await service.account(of: try context.requireUser()))
+        }
+
+        auth.get("/sessions", APIOperation(
+            "listSessions", summary: "This account's active sessions (devices), newest first.", tags: tags,
+            responses: [.json(200, "The sessions.", schema: [
+                "type": "object", "required": ["items"],
+                "properties": ["items": ["type": "array", "items": ["$ref": "#/components/schemas/Session"]]],
+            ])], security: Self.bearer)
+        ) { _, context in
+            SessionsBody(items: try await service.sessions(of: try context.requireUser()))
+        }
+
+        auth.delete("/sessions/{id}", APIOperation(
+            "revokeSession", summary: "Sign out one of this account's sessions.", tags: tags,
+            parameters: [.path("id", "The session's id.")],
+            responses: [.noContent("Signed out."), .error(404, "No such active session of yours.")], security: Self.bearer)
+        ) { request, context in
+            try await service.revokeSession(try context.parameters.require("id"), of: try context.requireUser(), client: client(request, context))
+            return Response(status: .noContent)
+        }
+
+        auth.post("/sessions/revoke-others", APIOperation(
+            "revokeOtherSessions", summary: "Sign out every other session of this account.", tags: tags,
+            responses: [.json(200, "How many sessions ended.", schema: ["type": "object", "required": ["count"], "properties": ["count": ["type": "integer"]]])],
+            security: Self.bearer)
+        ) { request, context in
+            CountBody(count: try await service.revokeOtherSessions(try context.requireUser(), client: client(request, context)))
+        }
+    }
+
+    func client(_ request: Request, _ context: FlowRequestContext) -> IdentityService.Client {
+        IdentityService.Client(address: context.clientAddress, userAgent: request.headers[.userAgent])
+    }
+}
+
+/// Encodes any Codable value as the JSON response body.
+struct Encoded<Value: Encodable & Sendable>: ResponseEncodable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
