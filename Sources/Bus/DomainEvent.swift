@@ -27,13 +27,13 @@ public struct EventEnvelope: Sendable, Codable, Equatable {
     public let version: Int
     /// Ordering key: groups that ask for ordering handle events with the same key one at a
     /// time, in publish order. Usually the id of the entity the event is about.
-    public let key: String?
+    @ExplicitNull public var key: String?
     public let occurredAt: Date
     /// The domain that published it.
     public let producer: String
     /// The request that caused it (its `X-Request-Id`), when there was one.
-    public let correlationId: String?
-    public let traceId: String?
+    @ExplicitNull public var correlationId: String?
+    @ExplicitNull public var traceId: String?
     /// The payload as JSON text.
     public let payload: String
 
@@ -48,24 +48,6 @@ public struct EventEnvelope: Sendable, Codable, Equatable {
         self.correlationId = correlationId
         self.traceId = traceId
         self.payload = payload
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, type, version, key, occurredAt, producer, correlationId, traceId, payload
-    }
-
-    /// Absent values are written as `null` (the API documents every field as present).
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(type, forKey: .type)
-        try container.encode(version, forKey: .version)
-        try container.encode(key, forKey: .key)
-        try container.encode(occurredAt, forKey: .occurredAt)
-        try container.encode(producer, forKey: .producer)
-        try container.encode(correlationId, forKey: .correlationId)
-        try container.encode(traceId, forKey: .traceId)
-        try container.encode(payload, forKey: .payload)
     }
 
     /// Decodes the payload as `E`, checking the type and version match.

@@ -172,24 +172,20 @@ public struct GroupStatus: Sendable, Codable {
     public let pending: Int
     public let inFlight: Int
     public let retrying: Int
-    /// Age of the oldest undelivered event: the group's lag in time.
-    public let oldestPendingSeconds: Double?
+    /// Age of the oldest undelivered event: the group's lag in time (null when nothing is pending).
+    @ExplicitNull public var oldestPendingSeconds: Double?
     public let deadLetters: Int
 
-    enum CodingKeys: String, CodingKey {
-        case group, registered, eventTypes, pending, inFlight, retrying, oldestPendingSeconds, deadLetters
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(group, forKey: .group)
-        try container.encode(registered, forKey: .registered)
-        try container.encode(eventTypes, forKey: .eventTypes)
-        try container.encode(pending, forKey: .pending)
-        try container.encode(inFlight, forKey: .inFlight)
-        try container.encode(retrying, forKey: .retrying)
-        try container.encode(oldestPendingSeconds, forKey: .oldestPendingSeconds)  // null when nothing is pending
-        try container.encode(deadLetters, forKey: .deadLetters)
+    init(group: String, registered: Bool, eventTypes: [String], pending: Int, inFlight: Int, retrying: Int,
+         oldestPendingSeconds: Double?, deadLetters: Int) {
+        self.group = group
+        self.registered = registered
+        self.eventTypes = eventTypes
+        self.pending = pending
+        self.inFlight = inFlight
+        self.retrying = retrying
+        self.oldestPendingSeconds = oldestPendingSeconds
+        self.deadLetters = deadLetters
     }
 }
 

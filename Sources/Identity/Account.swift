@@ -43,22 +43,19 @@ public struct SessionView: Sendable, Codable, Equatable {
     public let createdAt: Date
     public let lastSeenAt: Date
     public let expiresAt: Date
-    public let clientAddress: String?
-    public let userAgent: String?
+    @ExplicitNull public var clientAddress: String?
+    @ExplicitNull public var userAgent: String?
     /// True for the session of the token making the request.
     public let current: Bool
 
-    enum CodingKeys: String, CodingKey { case id, createdAt, lastSeenAt, expiresAt, clientAddress, userAgent, current }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(lastSeenAt, forKey: .lastSeenAt)
-        try container.encode(expiresAt, forKey: .expiresAt)
-        try container.encode(clientAddress, forKey: .clientAddress)
-        try container.encode(userAgent, forKey: .userAgent)
-        try container.encode(current, forKey: .current)
+    init(id: String, createdAt: Date, lastSeenAt: Date, expiresAt: Date, clientAddress: String?, userAgent: String?, current: Bool) {
+        self.id = id
+        self.createdAt = createdAt
+        self.lastSeenAt = lastSeenAt
+        self.expiresAt = expiresAt
+        self.clientAddress = clientAddress
+        self.userAgent = userAgent
+        self.current = current
     }
 
     static let schema: JSONValue = [

@@ -48,6 +48,20 @@ struct SupportTests {
         #expect((object["ts"] as? String)?.hasSuffix("Z") == true)
     }
 
+    @Test("ExplicitNull writes absent optionals as null and reads missing keys as nil")
+    func explicitNull() throws {
+        struct Sample: Codable, Equatable {
+            let id: String
+            @ExplicitNull var note: String?
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(String(decoding: try encoder.encode(Sample(id: "a", note: nil)), as: UTF8.self) == #"{"id":"a","note":null}"#)
+        #expect(String(decoding: try encoder.encode(Sample(id: "a", note: "x")), as: UTF8.self) == #"{"id":"a","note":"x"}"#)
+        #expect(try JSONDecoder().decode(Sample.self, from: Data(#"{"id":"a"}"#.utf8)) == Sample(id: "a", note: nil))
+        #expect(try JSONDecoder().decode(Sample.self, from: Data(#"{"id":"a","note":null}"#.utf8)) == Sample(id: "a", note: nil))
+    }
+
     @Test("RFC 3339 parsing accepts offsets and fractions")
     func rfc3339() throws {
         let utc = try #require(RFC3339.parse("2026-05-01T18:30:00Z"))

@@ -60,7 +60,8 @@ public struct PageRequest: Sendable {
 /// One page of a list: the items and, when more follow, the cursor of the next page.
 public struct Page<Item: Encodable & Sendable>: Encodable, Sendable, ResponseEncodable {
     public let items: [Item]
-    public let nextCursor: String?
+    /// Null on the last page (present, not absent).
+    @ExplicitNull public var nextCursor: String?
 
     /// Builds the page from up to `limit + 1` fetched rows: the extra row only says more follow.
     public init(fetched: [Item], limit: Int, cursorOf: (Item) -> [String]) {
@@ -78,13 +79,5 @@ public struct Page<Item: Encodable & Sendable>: Encodable, Sendable, ResponseEnc
                 "nextCursor": ["type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page."],
             ],
         ]
-    }
-
-    enum CodingKeys: String, CodingKey { case items, nextCursor }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        try container.encode(nextCursor, forKey: .nextCursor)  // null on the last page, not absent
     }
 }
