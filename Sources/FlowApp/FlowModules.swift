@@ -9,10 +9,15 @@ public struct FlowModules: Sendable {
     public let all: [any FlowModule]
     public let bus: EventBus
     public let identity: IdentityService
+    public let mailbox: DevMailbox
 
-    public static func build(_ context: ModuleContext) async -> FlowModules {
+    /// Throws ``ConfigError`` when a domain's settings cannot be used (an unreadable key file).
+    public static func build(_ context: ModuleContext) async throws -> FlowModules {
+        // No mail provider yet: mail is kept in the development mailbox (Notifications brings delivery).
+        let mailbox = DevMailbox(database: context.database)
         let busModule = BusModule(context: context)
-        let identity = await IdentityModule.make(context: context, bus: busModule.bus)
-        return FlowModules(all: [PlatformModule(), busModule, identity], bus: busModule.bus, identity: identity.service)
+        let identity = try await IdentityModule.make(context: context, bus: busModule.bus, mailer: mailbox)
+        return FlowModules(all: [PlatformModule(context: context, mailbox: mailbox), busModule, identity], bus: busModule.bus,
+                           identity: identity.service, mailbox: mailbox)
     }
 }

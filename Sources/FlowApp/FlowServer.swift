@@ -27,7 +27,7 @@ public struct FlowServer: Sendable {
     /// - Parameter onServerRunning: called with the bound port once the server listens (tests use port 0).
     public static func build(
         config: FlowConfig, migrationPolicy: MigrationPolicy, logger: Logger,
-        modules makeModules: @Sendable (ModuleContext) async -> [any FlowModule] = { await FlowModules.build($0).all },
+        modules makeModules: @Sendable (ModuleContext) async throws -> [any FlowModule] = { try await FlowModules.build($0).all },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> FlowServer {
         try config.checkProductionSecrets()
@@ -35,7 +35,13 @@ public struct FlowServer: Sendable {
         let database = try await Database.open(config.database, options: config.databaseOptions, logger: logger)
         let schemaReady = Gate()
         let admin = adminAccess(config, logger: logger)
-        let modules = await makeModules(ModuleContext(config: config, database: database, admin: admin, schemaReady: schemaReady, logger: logger))
+        let modules: [any FlowModule]
+        do {
+            modules = try await makeModules(ModuleContext(config: config, database: database, admin: admin, schemaReady: schemaReady, logger: logger))
+        } catch {
+            await database.close()
+            throw error
+        }
         let migrator = Migrator(database: database, sets: modules.migrationSets, logger: logger)
         let (router, _) = makeRouter(config: config, database: database, migrator: migrator, modules: modules, admin: admin)
         var services: [any Service] = [database]

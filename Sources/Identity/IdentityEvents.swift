@@ -21,3 +21,23 @@ public struct UserLocked: DomainEvent {
     public let userId: String
     public let lockedUntil: Date
 }
+
+/// The owner (or staff) changed profile fields; `fields` names them, values stay in Identity.
+public struct UserProfileUpdated: DomainEvent {
+    public static let type = "user.profile_updated"
+    public static let version = 1
+    public let userId: String
+    public let fields: [String]
+
+    public func validate() -> [FieldProblem] {
+        fields.isEmpty ? [FieldProblem(field: "fields", problem: "must name at least one field")] : []
+    }
+}
+
+/// An account was deleted and its personal data erased. Other domains erase or anonymise what
+/// they hold about the user when they see this.
+public struct UserDeleted: DomainEvent {
+    public static let type = "user.deleted"
+    public static let version = 1
+    public let userId: String
+}

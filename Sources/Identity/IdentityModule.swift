@@ -9,29 +9,36 @@ public struct IdentityModule: FlowModule {
     public let name = "identity"
     public let service: IdentityService
     let tokens: AccessTokens
+    let limits: AuthRateLimits
 
-    public static func make(context: ModuleContext, bus: EventBus) async -> IdentityModule {
-        bus.register(UserRegistered.self)
-        bus.register(UserLocked.self)
-        let secret: String
-        if let configured = context.config.jwtSecret {
-            secret = configured
-        } else {
-            // Production refuses to start without a secret (FlowConfig.checkProductionSecrets).
-            secret = SecretToken.make(bytes: 48)
-            context.logger.notice("no FLOW_AUTH_JWT_SECRET: signing access tokens with a random secret for this run only")
+    /// Throws ``ConfigError`` when a configured key file is unreadable or not a usable key.
+    public static func make(context: ModuleContext, bus: EventBus, mailer: any Mailer) async throws -> IdentityModule {
+        for event in [UserRegistered.self, UserLocked.self, UserProfileUpdated.self, UserDeleted.self] as [any DomainEvent.Type] {
+            bus.register(event)
         }
-        let tokens = await AccessTokens.make(secret: secret, issuer: context.config.jwtIssuer, audience: context.config.jwtAudience)
+        let config = context.config
+        var secret = config.jwtSecret
+        if secret == nil, config.signingKeyFile == nil {
+            // Production refuses to start without a key (FlowConfig.checkProductionSecrets).
+            secret = SecretToken.make(bytes: 48)
+            context.logger.notice("no FLOW_AUTH_JWT_SECRET or FLOW_AUTH_SIGNING_KEY_FILE: signing access tokens with a random secret for this run only")
+        }
+        let keys = try await SigningKeys.make(secret: secret, signingKeyFile: config.signingKeyFile, previousKeyFiles: config.previousKeyFiles)
+        let tokens = AccessTokens(keys: keys, issuer: config.jwtIssuer, audience: config.jwtAudience)
         let service = IdentityService(
             database: context.database, passwords: Passwords(threadPool: .singleton), tokens: tokens,
-            publisher: bus.publisher(producer: "identity"), logger: context.logger)
-        return IdentityModule(service: service, tokens: tokens)
+            publisher: bus.publisher(producer: "identity"), mailer: mailer, publicURL: config.publicURL, logger: context.logger)
+        return IdentityModule(service: service, tokens: tokens, limits: AuthRateLimits(loginsPerMinute: config.loginsPerMinute))
     }
 
     public var migrations: [Migration] { IdentityMigrations.all }
 
     public func registerRoutes(on api: DocumentedRouter<FlowRequestContext>) {
-        IdentityRoutes(service: service).register(on: api)
+        AuthRoutes(service: service, limits: limits).register(on: api)
+        TwoFactorRoutes(service: service, limits: limits).register(on: api)
+        RecoveryRoutes(service: service, limits: limits).register(on: api)
+        UserRoutes(service: service).register(on: api)
+        KeySetRoute(keys: tokens.keys).register(on: api)
     }
 
     public var authenticator: (any Authenticator)? {

@@ -42,7 +42,9 @@ extension Database {
     static func withConfigured<T>(_ config: FlowConfig, logger: Logger, _ body: (Database, FlowModules) async throws -> T) async throws -> T {
         FlowMetrics.bootstrap()
         let database = try await Database.open(config.database, options: config.databaseOptions, logger: logger)
-        let modules = await FlowModules.build(ModuleContext(config: config, database: database, admin: AdminAccess(token: config.adminToken), logger: logger))
-        return try await database.withRunning { try await body(database, modules) }
+        return try await database.withRunning {
+            let modules = try await FlowModules.build(ModuleContext(config: config, database: database, admin: AdminAccess(token: config.adminToken), logger: logger))
+            return try await body(database, modules)
+        }
     }
 }

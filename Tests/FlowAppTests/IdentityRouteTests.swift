@@ -228,7 +228,8 @@ struct IdentityRouteTests {
             let expired = try await Self.get(client, "/api/v1/auth/me", token: stale.token)
             #expect(expired.status == .unauthorized && expired.errorBody()["code"] as? String == "token_expired")
 
-            let other = await AccessTokens.make(secret: String(repeating: "x", count: 40), issuer: "flow", audience: "flow-api")
+            let otherKeys = try await SigningKeys.make(secret: String(repeating: "x", count: 40), signingKeyFile: nil, previousKeyFiles: [])
+            let other = AccessTokens(keys: otherKeys, issuer: "flow", audience: "flow-api")
             let forged = try await other.issue(for: account, sessionId: signedIn["sessionId"] as! String)
             #expect(try await Self.get(client, "/api/v1/auth/me", token: forged.token).status == .unauthorized)
 
@@ -256,9 +257,7 @@ struct IdentityRouteTests {
     }
 
     static func decodeSegment(_ segment: String) throws -> [String: Any] {
-        var base64 = segment.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        let data = try #require(Data(base64Encoded: base64))
+        let data = try #require(Base64URL.decode(segment))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 }

@@ -108,7 +108,7 @@ struct PlatformRouteTests {
         try await withTestServer { client, server in
             let database = server.database
             let migrator = Migrator(database: database, sets: [], logger: TestDatabases.logger)
-            let modules = await FlowModules.build(ModuleContext(config: server.config, database: database, admin: AdminAccess(token: nil), logger: TestDatabases.logger)).all
+            let modules = try await FlowModules.build(ModuleContext(config: server.config, database: database, admin: AdminAccess(token: nil), logger: TestDatabases.logger)).all
             let (router, document) = FlowServer.makeRouter(config: server.config, database: database, migrator: migrator, modules: modules + [ProbeModule()], admin: AdminAccess(token: nil))
             for route in router.routes where route.method != .head {  // HEAD mirrors each GET
                 #expect(document.documents(method: route.method, path: route.path.description), "\(route.method) \(route.path) is not in the OpenAPI document")

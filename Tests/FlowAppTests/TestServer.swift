@@ -21,10 +21,12 @@ func withTestServer<T: Sendable>(
     var config = FlowConfig()
     config.database = try DatabaseLocation(url: url)
     config.databaseOptions.poolSize = 4
+    // Tests sign in far more often than people; the rate-limit test sets its own limit.
+    config.loginsPerMinute = 1_000
     configure(&config)
     let server = try await FlowServer.build(
         config: config, migrationPolicy: policy, logger: TestDatabases.logger,
-        modules: { await FlowModules.build($0).all + [ProbeModule()] })
+        modules: { try await FlowModules.build($0).all + [ProbeModule()] })
     do {
         let result = try await server.application.test(.router) { client in try await body(client, server) }
         await cleanup()

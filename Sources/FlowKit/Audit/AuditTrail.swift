@@ -27,6 +27,8 @@ public struct AuditTrail: Sendable {
 
     public init() {}
 
+    static let rowDecoder = SQLRowDecoder(keyDecodingStrategy: .convertFromSnakeCase)
+
     /// Records `entry` in `tx`, stamped with the current request's id and the client address.
     public func record(_ entry: Entry, clientAddress: String?, in tx: Transaction) async throws {
         let changes: String? = entry.changes.isEmpty ? nil : String(
@@ -45,8 +47,27 @@ public struct AuditTrail: Sendable {
                 SELECT id, occurred_at, actor_id, action, entity_type, entity_id, client_address, request_id, changes, reason
                 FROM audit_log WHERE entity_type = \(bind: entityType) AND entity_id = \(bind: entityId)
                 ORDER BY id DESC LIMIT \(bind: limit)
-                """).all(decoding: RecordedAudit.self)
+                """).all(decoding: RecordedAudit.self, with: Self.rowDecoder)
         }
+    }
+
+    /// What the trail holds about a user: what they did and what was done to their account,
+    /// newest first (for their data export).
+    public func entries(concerningUser userId: String, limit: Int, on sql: any SQLDatabase) async throws -> [RecordedAudit] {
+        try await sql.raw("""
+            SELECT id, occurred_at, actor_id, action, entity_type, entity_id, client_address, request_id, changes, reason
+            FROM audit_log WHERE actor_id = \(bind: userId) OR (entity_type = 'user' AND entity_id = \(bind: userId))
+            ORDER BY id DESC LIMIT \(bind: limit)
+            """).all(decoding: RecordedAudit.self, with: Self.rowDecoder)
+    }
+
+    /// Erases the client addresses stored with a user's entries (account deletion). The actions
+    /// stay: a security trail without who-did-what would be useless, and it names only the id.
+    public func forgetClientAddresses(ofUser userId: String, in tx: Transaction) async throws {
+        try await tx.sql.raw("""
+            UPDATE audit_log SET client_address = NULL
+            WHERE actor_id = \(bind: userId) OR (entity_type = 'user' AND entity_id = \(bind: userId))
+            """).run()
     }
 
     public static let migrations: [Migration] = [
@@ -96,23 +117,11 @@ public struct RecordedAudit: Sendable, Codable {
     public let requestId: String?
     public let changes: String?
     public let reason: String?
-
-    enum CodingKeys: String, CodingKey {
-        case id, action, changes, reason
-        case occurredAt = "occurred_at", actorId = "actor_id", entityType = "entity_type", entityId = "entity_id"
-        case clientAddress = "client_address", requestId = "request_id"
-    }
-}
-
-/// The platform's own tables (the audit trail) as a module, migrated before every domain.
-public struct PlatformModule: FlowModule {
-    public let name = "platform"
-    public init() {}
-    public var migrations: [Migration] { AuditTrail.migrations }
 }
 
 extension JSONEncoder {
-    static let sortedKeys: JSONEncoder = {
+    /// Stable key order, so equal values encode to equal text.
+    public static let sortedKeys: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder

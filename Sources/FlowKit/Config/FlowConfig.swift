@@ -27,9 +27,21 @@ public struct FlowConfig: Sendable {
     public var jwtSecret: String?
     public var jwtIssuer: String
     public var jwtAudience: String
+    /// PEM file of the Ed25519 or RSA private key that signs access tokens (instead of HS256).
+    public var signingKeyFile: String?
+    /// PEM files of retired keys: their tokens still verify, and they stay in the JWK Set.
+    public var previousKeyFiles: [String]
+    /// Sign-in attempts allowed per minute per client address and per account.
+    public var loginsPerMinute: Int
     /// The operator token of the admin API, if configured.
     public var adminToken: String?
     public var busRetention: Duration
+    /// Where users reach Flow (links in mail); defaults to `http://<host>:<port>`.
+    public var publicURLOverride: String?
+
+    public var publicURL: String {
+        publicURLOverride ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    }
 
     /// Defaults for everything: what a fresh checkout runs with.
     public init() {
@@ -48,6 +60,10 @@ public struct FlowConfig: Sendable {
         jwtSecret = nil
         jwtIssuer = "flow"
         jwtAudience = "flow-api"
+        signingKeyFile = nil
+        previousKeyFiles = []
+        loginsPerMinute = 5
+        publicURLOverride = nil
         busRetention = .seconds(7 * 86_400)
     }
 
@@ -142,6 +158,22 @@ public struct FlowConfig: Sendable {
             guard !audience.isEmpty else { throw ConfigError(key: "auth.audience", "must not be empty") }
             config.jwtAudience = audience
         }
+        if let path = try await values.string("auth.signingKeyFile"), !path.isEmpty {
+            config.signingKeyFile = path
+        }
+        if let paths = try await values.list("auth.previousKeyFiles") {
+            config.previousKeyFiles = paths
+        }
+        if let logins = try await values.int("auth.loginsPerMinute") {
+            guard (1...10_000).contains(logins) else { throw ConfigError(key: "auth.loginsPerMinute", "\(logins) is outside 1–10000") }
+            config.loginsPerMinute = logins
+        }
+        if let raw = try await values.string("publicUrl") {
+            guard let url = URL(string: raw), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.query == nil else {
+                throw ConfigError(key: "publicUrl", "'\(raw)' is not an http(s) URL like https://flow.example.com")
+            }
+            config.publicURLOverride = raw.hasSuffix("/") ? String(raw.dropLast()) : raw
+        }
         if let token = try await values.secret("admin.token") {
             guard token.count >= 24 else {
                 throw ConfigError(key: "admin.token", "is too short to be a secret (at least 24 characters; `openssl rand -hex 32` makes one)")
@@ -173,8 +205,8 @@ public struct FlowConfig: Sendable {
     /// Refuses what production must not run without (called by `flow serve`).
     public func checkProductionSecrets() throws(ConfigError) {
         guard environment == .production else { return }
-        guard jwtSecret != nil else {
-            throw ConfigError(key: "auth.jwtSecret", "is required in production (tokens signed with a per-run secret would die with the process)")
+        guard jwtSecret != nil || signingKeyFile != nil else {
+            throw ConfigError(key: "auth.jwtSecret", "or auth.signingKeyFile is required in production (tokens signed with a per-run secret would die with the process)")
         }
     }
 

@@ -3,6 +3,9 @@ import HTTPTypes
 /// Header names Flow uses that HTTPTypes does not predefine.
 extension HTTPField.Name {
     public static let xRequestId = Self("X-Request-Id")!
+    public static let rateLimitLimit = Self("RateLimit-Limit")!
+    public static let rateLimitRemaining = Self("RateLimit-Remaining")!
+    public static let rateLimitReset = Self("RateLimit-Reset")!
     public static let traceparent = Self("traceparent")!
     public static let xForwardedFor = Self("X-Forwarded-For")!
     public static let xForwardedProto = Self("X-Forwarded-Proto")!

@@ -39,15 +39,11 @@ public struct PageRequest: Sendable {
 
     public static func encodeCursor(_ values: [String]) -> String {
         let data = (try? JSONEncoder().encode(values)) ?? Data()
-        return data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(data)
     }
 
     public static func decode(cursor text: String) -> [String]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64) else { return nil }
+        guard let data = Base64URL.decode(text) else { return nil }
         return try? JSONDecoder().decode([String].self, from: data)
     }
 

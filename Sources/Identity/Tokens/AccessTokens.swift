@@ -5,23 +5,13 @@ import JWTKit
 
 /// Signs and verifies access tokens: JWTs valid 15 minutes, carrying the claims other domains
 /// need (`sub`, `email`, `username`, `role`, `permissions`, `sessionId`) and `iss`/`aud`/`iat`/
-/// `exp`/`jti`. HS256 from the configured secret, with a `kid` derived from it so a rotated
-/// secret's tokens are told apart.
+/// `exp`/`jti`, signed with the current key of ``SigningKeys``.
 struct AccessTokens: Sendable {
     static let lifetime: TimeInterval = 15 * 60
 
-    let keys: JWTKeyCollection
-    let kid: JWKIdentifier
+    let keys: SigningKeys
     let issuer: String
     let audience: String
-
-    static func make(secret: String, issuer: String, audience: String) async -> AccessTokens {
-        let keys = JWTKeyCollection()
-        let digest = SHA256.hash(data: Data(secret.utf8)).prefix(6).map { String(format: "%02x", $0) }.joined()
-        let kid = JWKIdentifier(string: "hs256-\(digest)")
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256, kid: kid)
-        return AccessTokens(keys: keys, kid: kid, issuer: issuer, audience: audience)
-    }
 
     struct Claims: JWTPayload {
         let sub: SubjectClaim
@@ -53,14 +43,16 @@ struct AccessTokens: Sendable {
             permissions: account.role.permissions.sorted(), sessionId: sessionId, iss: IssuerClaim(value: issuer),
             aud: AudienceClaim(value: [audience]), iat: IssuedAtClaim(value: now), exp: ExpirationClaim(value: expiresAt),
             jti: IDClaim(value: UUIDv7.string(at: now)))
-        return Issued(token: try await keys.sign(claims, kid: kid), expiresAt: expiresAt)
+        return Issued(token: try await keys.collection.sign(claims, kid: keys.signingKid), expiresAt: expiresAt)
     }
 
     /// The claims of a valid token; signature, expiry, issuer and audience are checked.
     func verify(_ token: String) async throws(APIError) -> Claims {
+        // jwt-kit verifies a token with an unknown kid against its default key; refuse it here.
+        guard let kid = SigningKeys.kid(of: token), keys.knownKids.contains(kid) else { throw Self.invalid }
         let claims: Claims
         do {
-            claims = try await keys.verify(token, as: Claims.self)
+            claims = try await keys.collection.verify(token, as: Claims.self)
         } catch let error as JWTError where error.errorType == .claimVerificationFailure {
             throw APIError(.unauthorized, code: "token_expired", message: "The access token has expired; refresh it.",
                            headers: [.wwwAuthenticate: #"Bearer error="invalid_token", error_description="expired""#])

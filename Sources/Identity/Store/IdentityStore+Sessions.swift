@@ -2,50 +2,7 @@ import FlowKit
 import Foundation
 import SQLKit
 
-/// Identity's SQL. Only Identity reads these tables.
-struct IdentityStore: Sendable {
-    static let accountColumns = "id, email, username, password_hash, role, email_verified_at, failed_logins, locked_until, created_at"
-
-    func insertAccount(id: String, email: String, username: String, passwordHash: String, role: Role, now: Date, in tx: Transaction) async throws {
-        try await tx.sql.raw("""
-            INSERT INTO users (id, email, email_key, username, username_key, password_hash, role, created_at, updated_at)
-            VALUES (\(bind: id), \(bind: email), \(bind: Self.key(email)), \(bind: username), \(bind: Self.key(username)),
-                    \(bind: passwordHash), \(bind: role.rawValue), \(bind: now), \(bind: now))
-            """).run()
-    }
-
-    func account(email: String, on sql: any SQLDatabase) async throws -> Account? {
-        try await sql.raw("SELECT \(unsafeRaw: Self.accountColumns) FROM users WHERE email_key = \(bind: Self.key(email))")
-            .first().map(Self.account(from:))
-    }
-
-    func account(id: String, on sql: any SQLDatabase) async throws -> Account? {
-        try await sql.raw("SELECT \(unsafeRaw: Self.accountColumns) FROM users WHERE id = \(bind: id)").first().map(Self.account(from:))
-    }
-
-    func recordFailedLogin(userId: String, lockUntil: Date?, now: Date, in tx: Transaction) async throws {
-        if let lockUntil {
-            try await tx.sql.raw("""
-                UPDATE users SET failed_logins = 0, locked_until = \(bind: lockUntil), updated_at = \(bind: now) WHERE id = \(bind: userId)
-                """).run()
-        } else {
-            try await tx.sql.raw("""
-                UPDATE users SET failed_logins = failed_logins + 1, updated_at = \(bind: now) WHERE id = \(bind: userId)
-                """).run()
-        }
-    }
-
-    func resetFailedLogins(userId: String, now: Date, in tx: Transaction) async throws {
-        try await tx.sql.raw("""
-            UPDATE users SET failed_logins = 0, locked_until = NULL, updated_at = \(bind: now)
-            WHERE id = \(bind: userId) AND (failed_logins <> 0 OR locked_until IS NOT NULL)
-            """).run()
-    }
-
-    func setRole(userId: String, role: Role, now: Date, in tx: Transaction) async throws {
-        try await tx.sql.raw("UPDATE users SET role = \(bind: role.rawValue), updated_at = \(bind: now) WHERE id = \(bind: userId)").run()
-    }
-
+extension IdentityStore {
     // MARK: Sessions and refresh tokens
 
     func insertSession(id: String, userId: String, now: Date, expiresAt: Date, clientAddress: String?, userAgent: String?, in tx: Transaction) async throws {
@@ -96,6 +53,7 @@ struct IdentityStore: Sendable {
     }
 
     /// Revokes sessions of `userId` (one, all, or all but one); returns the ids revoked.
+    @discardableResult
     func revokeSessions(userId: String, only: String? = nil, except: String? = nil, reason: String, now: Date, in tx: Transaction) async throws -> [String] {
         var query: SQLQueryString = """
             UPDATE sessions SET revoked_at = \(bind: now), revoke_reason = \(bind: reason)
@@ -123,21 +81,39 @@ struct IdentityStore: Sendable {
                     current: false)
             }
     }
+}
 
-    static func key(_ text: String) -> String {
-        text.trimmingCharacters(in: .whitespaces).lowercased()
+extension IdentityStore {
+    /// Every session, ended ones included (for the data export).
+    func allSessions(userId: String, on sql: any SQLDatabase) async throws -> [IdentityService.ExportedSession] {
+        try await sql.raw("""
+            SELECT id, created_at, last_seen_at, client_address, user_agent, revoked_at FROM sessions
+            WHERE user_id = \(bind: userId) ORDER BY id DESC
+            """).all().map { row in
+                IdentityService.ExportedSession(
+                    id: try row.decode(column: "id", as: String.self), createdAt: try row.decode(column: "created_at", as: Date.self),
+                    lastSeenAt: try row.decode(column: "last_seen_at", as: Date.self),
+                    clientAddress: try row.decode(column: "client_address", as: String?.self),
+                    userAgent: try row.decode(column: "user_agent", as: String?.self),
+                    revokedAt: try row.decode(column: "revoked_at", as: Date?.self))
+            }
     }
 
-    static func account(from row: any SQLRow) throws -> Account {
-        Account(
-            id: try row.decode(column: "id", as: String.self),
-            email: try row.decode(column: "email", as: String.self),
-            username: try row.decode(column: "username", as: String.self),
-            passwordHash: try row.decode(column: "password_hash", as: String.self),
-            role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .user,
-            emailVerifiedAt: try row.decode(column: "email_verified_at", as: Date?.self),
-            failedLogins: try row.decode(column: "failed_logins", as: Int.self),
-            lockedUntil: try row.decode(column: "locked_until", as: Date?.self),
-            createdAt: try row.decode(column: "created_at", as: Date.self))
+    /// Erases what identifies the person; the row stays (anonymous) so references hold.
+    func erasePersonalData(userId: String, now: Date, in tx: Transaction) async throws {
+        let anonymousName = "deleted-\(userId.suffix(12).lowercased())"
+        let anonymousEmail = "\(anonymousName)@deleted.invalid"
+        try await tx.sql.raw("""
+            UPDATE users SET email = \(bind: anonymousEmail), email_key = \(bind: anonymousEmail), username = \(bind: anonymousName),
+                username_key = \(bind: anonymousName), password_hash = '!', email_verified_at = NULL, failed_logins = 0, locked_until = NULL,
+                totp_secret = NULL, totp_pending_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL,
+                deleted_at = \(bind: now), updated_at = \(bind: now)
+            WHERE id = \(bind: userId)
+            """).run()
+        try await tx.sql.raw("UPDATE sessions SET client_address = NULL, user_agent = NULL WHERE user_id = \(bind: userId)").run()
+        try await tx.sql.raw("DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = \(bind: userId))").run()
+        for table in ["profiles", "preferences", "backup_codes", "account_tokens"] {
+            try await tx.sql.raw("DELETE FROM \(unsafeRaw: table) WHERE user_id = \(bind: userId)").run()
+        }
     }
 }

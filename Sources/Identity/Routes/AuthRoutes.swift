@@ -3,17 +3,18 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// `/api/v1/auth/…`: registration, sign-in, token refresh, sign-out and sessions.
-struct IdentityRoutes: Sendable {
+/// `/api/v1/auth/…`: registration, sign-in, token refresh, sign-out, sessions, password change.
+struct AuthRoutes: Sendable {
     let service: IdentityService
+    let limits: AuthRateLimits
 
     struct RegisterBody: Decodable { let email: String; let username: String; let password: String }
     struct LoginBody: Decodable { let email: String; let password: String }
     struct RefreshBody: Decodable { let refreshToken: String }
+    struct PasswordChangeBody: Decodable { let currentPassword: String; let newPassword: String }
     struct CountBody: ResponseEncodable { let count: Int }
     struct SessionsBody: ResponseEncodable { let items: [SessionView] }
 
-    static let bearer: JSONValue = [["bearerAuth": []]]
 
     func register(on api: DocumentedRouter<FlowRequestContext>) {
         let document = api.document
@@ -22,6 +23,15 @@ struct IdentityRoutes: Sendable {
                                                   "description": "An access token from sign-in or refresh (valid 15 minutes)."])
         document.addSchema("Account", AccountView.schema)
         document.addSchema("Session", SessionView.schema)
+        document.addSchema("SecondFactorChallenge", [
+            "type": "object", "required": ["status", "challengeToken", "expiresAt", "methods"],
+            "properties": [
+                "status": ["type": "string", "enum": ["two_factor_required"]],
+                "challengeToken": ["type": "string", "description": "Send with a code to POST /api/v1/auth/login/2fa."],
+                "expiresAt": ["type": "string", "format": "date-time"],
+                "methods": ["type": "array", "items": ["type": "string", "enum": ["totp", "backup_code"]]],
+            ],
+        ])
         document.addSchema("SignedIn", [
             "type": "object",
             "required": ["accessToken", "tokenType", "expiresIn", "refreshToken", "refreshTokenExpiresAt", "sessionId", "user"],
@@ -53,19 +63,33 @@ struct IdentityRoutes: Sendable {
                         .error(422, "A field breaks a rule.")])
         ) { request, context in
             let body = try await request.decode(as: RegisterBody.self, context: context)
-            let result = try await service.register(email: body.email, username: body.username, password: body.password, client: client(request, context))
-            return EditedResponse(status: .created, response: Encoded(result))
+            return try await limits.limited(request, context, client: limits.registerPerClient) {
+                let result = try await service.register(email: body.email, username: body.username, password: body.password,
+                                                        client: IdentityService.Client(request, context))
+                return EditedResponse(status: .created, response: Encoded(result))
+            }
         }
 
         auth.post("/login", APIOperation(
             "login", summary: "Sign in with email and password.",
-            description: "Five failed attempts in a row lock the account for two hours (423 with `details.lockedUntil` and Retry-After). Unknown accounts and wrong passwords get the same 401.",
+            description: """
+                Five failed attempts in a row lock the account for two hours (423 with `details.lockedUntil` and Retry-After). \
+                Unknown accounts and wrong passwords get the same 401. Attempts are limited per client address and per account \
+                (`FLOW_AUTH_LOGINS_PER_MINUTE`, default 5; 429 with Retry-After). With two-factor sign-in on, a correct password \
+                answers `status: two_factor_required` and a challenge token for `POST /api/v1/auth/login/2fa`.
+                """,
             tags: tags,
             requestBody: ["type": "object", "required": ["email", "password"], "properties": ["email": ["type": "string"], "password": ["type": "string"]]],
-            responses: [.json(200, "Signed in.", schema: signedIn), .error(401, "Wrong email or password."), .error(423, "The account is locked.")])
+            responses: [.json(200, "Signed in, or a second factor is needed.", schema: ["oneOf": [signedIn, ["$ref": "#/components/schemas/SecondFactorChallenge"]]]),
+                        .error(401, "Wrong email or password."), .error(423, "The account is locked."), .error(429, "Too many attempts.")])
         ) { request, context in
             let body = try await request.decode(as: LoginBody.self, context: context)
-            return Encoded(try await service.login(email: body.email, password: body.password, client: client(request, context)))
+            return try await limits.limited(request, context, client: limits.loginPerClient, account: (body.email, limits.loginPerAccount)) {
+                switch try await service.login(email: body.email, password: body.password, client: IdentityService.Client(request, context)) {
+                case .signedIn(let signedIn): return try Encoded(signedIn).response(from: request, context: context)
+                case .secondFactorRequired(let challenge): return try Encoded(challenge).response(from: request, context: context)
+                }
+            }
         }
 
         auth.post("/refresh", APIOperation(
@@ -76,29 +100,48 @@ struct IdentityRoutes: Sendable {
             responses: [.json(200, "A new pair.", schema: signedIn), .error(401, "Invalid, expired or reused refresh token.")])
         ) { request, context in
             let body = try await request.decode(as: RefreshBody.self, context: context)
-            return Encoded(try await service.refresh(token: body.refreshToken, client: client(request, context)))
+            return try await limits.limited(request, context, client: limits.refreshPerClient) {
+                Encoded(try await service.refresh(token: body.refreshToken, client: IdentityService.Client(request, context)))
+            }
         }
 
         auth.post("/logout", APIOperation(
-            "logout", summary: "Sign out this session.", tags: tags, responses: [.noContent("Signed out.")], security: Self.bearer)
+            "logout", summary: "Sign out this session.", tags: tags, responses: [.noContent("Signed out.")], security: IdentityRouting.bearer)
         ) { request, context in
-            try await service.logout(try context.requireUser(), client: client(request, context))
+            try await service.logout(try context.requireUser(), client: IdentityService.Client(request, context))
             return Response(status: .noContent)
         }
 
         auth.post("/logout-all", APIOperation(
             "logoutEverywhere", summary: "Sign out every session of this account, this one included.", tags: tags,
             responses: [.json(200, "How many sessions ended.", schema: ["type": "object", "required": ["count"], "properties": ["count": ["type": "integer"]]])],
-            security: Self.bearer)
+            security: IdentityRouting.bearer)
         ) { request, context in
-            CountBody(count: try await service.logoutEverywhere(try context.requireUser(), client: client(request, context)))
+            CountBody(count: try await service.logoutEverywhere(try context.requireUser(), client: IdentityService.Client(request, context)))
         }
 
         auth.get("/me", APIOperation(
             "getCurrentAccount", summary: "The signed-in account.", tags: tags,
-            responses: [.json(200, "The account.", schema: ["$ref": "#/components/schemas/Account"])], security: Self.bearer)
+            responses: [.json(200, "The account.", schema: ["$ref": "#/components/schemas/Account"])], security: IdentityRouting.bearer)
         ) { _, context in
             Encoded(try await service.account(of: try context.requireUser()))
+        }
+
+        auth.post("/password", APIOperation(
+            "changePassword", summary: "Change the password; every other session is signed out.", tags: tags,
+            requestBody: [
+                "type": "object", "required": ["currentPassword", "newPassword"],
+                "properties": ["currentPassword": ["type": "string"], "newPassword": ["type": "string", "minLength": 8]],
+            ],
+            responses: [.noContent("Changed."), .error(403, "The current password is wrong."), .error(422, "The new password breaks a rule.")],
+            security: IdentityRouting.bearer)
+        ) { request, context in
+            let body = try await request.decode(as: PasswordChangeBody.self, context: context)
+            let user = try context.requireUser()
+            return try await limits.limited(request, context, client: limits.loginPerClient, account: (user.email, limits.loginPerAccount)) {
+                try await service.changePassword(user, current: body.currentPassword, new: body.newPassword, client: IdentityService.Client(request, context))
+                return Response(status: .noContent)
+            }
         }
 
         auth.get("/sessions", APIOperation(
@@ -106,7 +149,7 @@ struct IdentityRoutes: Sendable {
             responses: [.json(200, "The sessions.", schema: [
                 "type": "object", "required": ["items"],
                 "properties": ["items": ["type": "array", "items": ["$ref": "#/components/schemas/Session"]]],
-            ])], security: Self.bearer)
+            ])], security: IdentityRouting.bearer)
         ) { _, context in
             SessionsBody(items: try await service.sessions(of: try context.requireUser()))
         }
@@ -114,29 +157,18 @@ struct IdentityRoutes: Sendable {
         auth.delete("/sessions/{id}", APIOperation(
             "revokeSession", summary: "Sign out one of this account's sessions.", tags: tags,
             parameters: [.path("id", "The session's id.")],
-            responses: [.noContent("Signed out."), .error(404, "No such active session of yours.")], security: Self.bearer)
+            responses: [.noContent("Signed out."), .error(404, "No such active session of yours.")], security: IdentityRouting.bearer)
         ) { request, context in
-            try await service.revokeSession(try context.parameters.require("id"), of: try context.requireUser(), client: client(request, context))
+            try await service.revokeSession(try context.parameters.require("id"), of: try context.requireUser(), client: IdentityService.Client(request, context))
             return Response(status: .noContent)
         }
 
         auth.post("/sessions/revoke-others", APIOperation(
             "revokeOtherSessions", summary: "Sign out every other session of this account.", tags: tags,
             responses: [.json(200, "How many sessions ended.", schema: ["type": "object", "required": ["count"], "properties": ["count": ["type": "integer"]]])],
-            security: Self.bearer)
+            security: IdentityRouting.bearer)
         ) { request, context in
-            CountBody(count: try await service.revokeOtherSessions(try context.requireUser(), client: client(request, context)))
+            CountBody(count: try await service.revokeOtherSessions(try context.requireUser(), client: IdentityService.Client(request, context)))
         }
     }
-
-    func client(_ request: Request, _ context: FlowRequestContext) -> IdentityService.Client {
-        IdentityService.Client(address: context.clientAddress, userAgent: request.headers[.userAgent])
-    }
-}
-
-/// Encodes any Codable value as the JSON response body.
-struct Encoded<Value: Encodable & Sendable>: ResponseEncodable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
 }

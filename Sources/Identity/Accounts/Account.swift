@@ -12,9 +12,15 @@ struct Account: Sendable {
     let failedLogins: Int
     let lockedUntil: Date?
     let createdAt: Date
+    /// The confirmed authenticator secret; nil when 2FA is off.
+    var totpSecret: String? = nil
+    var deletedAt: Date? = nil
+
+    var twoFactorEnabled: Bool { totpSecret != nil }
 
     var publicView: AccountView {
-        AccountView(id: id, email: email, username: username, role: role.rawValue, emailVerified: emailVerifiedAt != nil, createdAt: createdAt)
+        AccountView(id: id, email: email, username: username, role: role.rawValue, emailVerified: emailVerifiedAt != nil,
+                    twoFactorEnabled: twoFactorEnabled, createdAt: createdAt)
     }
 }
 
@@ -25,14 +31,15 @@ public struct AccountView: Sendable, Codable, Equatable {
     public let username: String
     public let role: String
     public let emailVerified: Bool
+    public let twoFactorEnabled: Bool
     public let createdAt: Date
 
     static let schema: JSONValue = [
-        "type": "object", "required": ["id", "email", "username", "role", "emailVerified", "createdAt"],
+        "type": "object", "required": ["id", "email", "username", "role", "emailVerified", "twoFactorEnabled", "createdAt"],
         "properties": [
             "id": ["type": "string"], "email": ["type": "string", "format": "email"], "username": ["type": "string"],
             "role": ["type": "string", "enum": ["user", "moderator", "admin"]], "emailVerified": ["type": "boolean"],
-            "createdAt": ["type": "string", "format": "date-time"],
+            "twoFactorEnabled": ["type": "boolean"], "createdAt": ["type": "string", "format": "date-time"],
         ],
     ]
 }
