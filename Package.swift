@@ -145,6 +145,7 @@ let package = Package(
             dependencies: [
                 "FlowApp", "FlowKit", "FlowTestSupport", "Identity",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -30,6 +30,13 @@ enum AuthenticatorCodes {
         Int64(date.timeIntervalSince1970) / Int64(stepSeconds)
     }
 
+    /// The code an authenticator app shows for `secret` at `date` (zero-padded, 6 digits).
+    static func code(secret: String, at date: Date) -> String {
+        let value = TOTP(secret: secret).compute(date: date)
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+
     /// The step `code` belongs to, within the accepted drift of `now`, or nil when it matches none.
     static func matchingStep(of code: String, secret: String, now: Date) -> Int64? {
         let digits = code.filter { !$0.isWhitespace }
