@@ -60,7 +60,7 @@ struct AuthRoutes: Sendable {
                 ],
             ],
             responses: [.json(201, "The account exists and is signed in.", schema: signedIn), .error(409, "The email or username is taken."),
-                        .error(422, "A field breaks a rule.")])
+                        .error(422, "A field breaks a rule."), .error(429, "Too many registrations from this address.")])
         ) { request, context in
             let body = try await request.decode(as: RegisterBody.self, context: context)
             return try await limits.limited(request, context, client: limits.registerPerClient) {
@@ -97,7 +97,7 @@ struct AuthRoutes: Sendable {
             description: "Refresh tokens are single-use. Presenting one a second time revokes its whole session (401 `refresh_token_reused`).",
             tags: tags,
             requestBody: ["type": "object", "required": ["refreshToken"], "properties": ["refreshToken": ["type": "string"]]],
-            responses: [.json(200, "A new pair.", schema: signedIn), .error(401, "Invalid, expired or reused refresh token.")])
+            responses: [.json(200, "A new pair.", schema: signedIn), .error(401, "Invalid, expired or reused refresh token."), .error(429, "Too many refreshes.")])
         ) { request, context in
             let body = try await request.decode(as: RefreshBody.self, context: context)
             return try await limits.limited(request, context, client: limits.refreshPerClient) {
@@ -133,7 +133,8 @@ struct AuthRoutes: Sendable {
                 "type": "object", "required": ["currentPassword", "newPassword"],
                 "properties": ["currentPassword": ["type": "string"], "newPassword": ["type": "string", "minLength": 8]],
             ],
-            responses: [.noContent("Changed."), .error(403, "The current password is wrong."), .error(422, "The new password breaks a rule.")],
+            responses: [.noContent("Changed."), .error(403, "The current password is wrong."), .error(422, "The new password breaks a rule."),
+                        .error(429, "Too many attempts.")],
             security: IdentityRouting.bearer)
         ) { request, context in
             let body = try await request.decode(as: PasswordChangeBody.self, context: context)

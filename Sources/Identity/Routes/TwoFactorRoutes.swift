@@ -56,7 +56,8 @@ struct TwoFactorRoutes: Sendable {
                 "type": "object", "required": ["password", "code"],
                 "properties": ["password": ["type": "string"], "code": ["type": "string", "description": "An authenticator code or an unused backup code."]],
             ],
-            responses: [.noContent("Off."), .error(403, "The password is wrong."), .error(409, "Two-factor sign-in is not on."), .error(422, "The code is wrong.")],
+            responses: [.noContent("Off."), .error(403, "The password is wrong."), .error(409, "Two-factor sign-in is not on."), .error(422, "The code is wrong."),
+                        .error(429, "Too many attempts.")],
             security: IdentityRouting.bearer)
         ) { request, context in
             let body = try await request.decode(as: DisableBody.self, context: context)
