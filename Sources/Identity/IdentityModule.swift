@@ -28,7 +28,7 @@ public struct IdentityModule: FlowModule {
         let service = IdentityService(
             database: context.database, passwords: Passwords(threadPool: .singleton), tokens: tokens,
             publisher: bus.publisher(producer: "identity"), mailer: mailer, publicURL: config.publicURL, logger: context.logger)
-        return IdentityModule(service: service, tokens: tokens, limits: AuthRateLimits(loginsPerMinute: config.loginsPerMinute))
+        return IdentityModule(service: service, tokens: tokens, limits: AuthRateLimits(loginsPerMinute: config.loginsPerMinute, registrationsPerHour: config.registrationsPerHour))
     }
 
     public var migrations: [Migration] { IdentityMigrations.all }

@@ -23,6 +23,7 @@ func withTestServer<T: Sendable>(
     config.databaseOptions.poolSize = 4
     // Tests sign in far more often than people; the rate-limit test sets its own limit.
     config.loginsPerMinute = 1_000
+    config.registrationsPerHour = 1_000
     configure(&config)
     let server = try await FlowServer.build(
         config: config, migrationPolicy: policy, logger: TestDatabases.logger,

@@ -42,6 +42,8 @@ public enum ConfigKeys {
               summary: "Comma-separated PEM files (private or public) of retired signing keys: tokens they signed verify until they expire. Rotate by moving the old signing key here.", isSecret: false),
         Entry(key: "auth.loginsPerMinute", defaultValue: "5",
               summary: "Sign-in attempts allowed per minute from one client address, and for one account (429 with Retry-After beyond).", isSecret: false),
+        Entry(key: "auth.registrationsPerHour", defaultValue: "10",
+              summary: "New accounts allowed per hour from one client address (raise it when many people share an address).", isSecret: false),
         Entry(key: "publicUrl", defaultValue: "http://<host>:<port>",
               summary: "The address users reach Flow at, for links in mail (email verification, password reset).", isSecret: false),
         Entry(key: "auth.issuer", defaultValue: "flow", summary: "The `iss` claim of access tokens.", isSecret: false),

@@ -33,6 +33,8 @@ public struct FlowConfig: Sendable {
     public var previousKeyFiles: [String]
     /// Sign-in attempts allowed per minute per client address and per account.
     public var loginsPerMinute: Int
+    /// New accounts allowed per hour from one client address.
+    public var registrationsPerHour: Int
     /// The operator token of the admin API, if configured.
     public var adminToken: String?
     public var busRetention: Duration
@@ -63,6 +65,7 @@ public struct FlowConfig: Sendable {
         signingKeyFile = nil
         previousKeyFiles = []
         loginsPerMinute = 5
+        registrationsPerHour = 10
         publicURLOverride = nil
         busRetention = .seconds(7 * 86_400)
     }
@@ -167,6 +170,12 @@ public struct FlowConfig: Sendable {
         if let logins = try await values.int("auth.loginsPerMinute") {
             guard (1...10_000).contains(logins) else { throw ConfigError(key: "auth.loginsPerMinute", "\(logins) is outside 1–10000") }
             config.loginsPerMinute = logins
+        }
+        if let registrations = try await values.int("auth.registrationsPerHour") {
+            guard (1...100_000).contains(registrations) else {
+                throw ConfigError(key: "auth.registrationsPerHour", "\(registrations) is outside 1–100000")
+            }
+            config.registrationsPerHour = registrations
         }
         if let raw = try await values.string("publicUrl") {
             guard let url = URL(string: raw), ["http", "https"].contains(url.scheme ?? ""), url.host != nil, url.query == nil else {

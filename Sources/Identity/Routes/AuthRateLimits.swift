@@ -8,14 +8,15 @@ struct AuthRateLimits: Sendable {
     let limiter = RateLimiter()
     let loginPerClient: RateLimiter.Policy
     let loginPerAccount: RateLimiter.Policy
-    let registerPerClient = RateLimiter.Policy(name: "register", limit: 10, window: .seconds(3600))
+    let registerPerClient: RateLimiter.Policy
     let refreshPerClient = RateLimiter.Policy(name: "refresh", limit: 60, window: .seconds(60))
     let secondFactorPerClient = RateLimiter.Policy(name: "login-2fa", limit: 10, window: .seconds(60))
     let mailPerClient = RateLimiter.Policy(name: "mail", limit: 10, window: .seconds(3600))
     let mailPerAccount = RateLimiter.Policy(name: "mail-account", limit: 3, window: .seconds(3600))
     let tokenPerClient = RateLimiter.Policy(name: "token", limit: 20, window: .seconds(60))
 
-    init(loginsPerMinute: Int) {
+    init(loginsPerMinute: Int, registrationsPerHour: Int) {
+        registerPerClient = RateLimiter.Policy(name: "register", limit: registrationsPerHour, window: .seconds(3600))
         loginPerClient = RateLimiter.Policy(name: "login", limit: loginsPerMinute, window: .seconds(60))
         loginPerAccount = RateLimiter.Policy(name: "login-account", limit: loginsPerMinute, window: .seconds(60))
     }

@@ -108,7 +108,8 @@ struct AuthRoutes: Sendable {
         auth.post("/logout", APIOperation(
             "logout", summary: "Sign out this session.", tags: tags, responses: [.noContent("Signed out.")], security: IdentityRouting.bearer)
         ) { request, context in
-            try await service.logout(try context.requireUser(), client: IdentityService.Client(request, context))
+            let user = try context.requireUser()
+            try await service.logout(user, client: IdentityService.Client(request, context))
             return Response(status: .noContent)
         }
 
@@ -117,14 +118,16 @@ struct AuthRoutes: Sendable {
             responses: [.json(200, "How many sessions ended.", schema: ["type": "object", "required": ["count"], "properties": ["count": ["type": "integer"]]])],
             security: IdentityRouting.bearer)
         ) { request, context in
-            CountBody(count: try await service.logoutEverywhere(try context.requireUser(), client: IdentityService.Client(request, context)))
+            let user = try context.requireUser()
+            return CountBody(count: try await service.logoutEverywhere(user, client: IdentityService.Client(request, context)))
         }
 
         auth.get("/me", APIOperation(
             "getCurrentAccount", summary: "The signed-in account.", tags: tags,
             responses: [.json(200, "The account.", schema: ["$ref": "#/components/schemas/Account"])], security: IdentityRouting.bearer)
         ) { _, context in
-            Encoded(try await service.account(of: try context.requireUser()))
+            let user = try context.requireUser()
+            return Encoded(try await service.account(of: user))
         }
 
         auth.post("/password", APIOperation(
@@ -152,7 +155,8 @@ struct AuthRoutes: Sendable {
                 "properties": ["items": ["type": "array", "items": ["$ref": "#/components/schemas/Session"]]],
             ])], security: IdentityRouting.bearer)
         ) { _, context in
-            SessionsBody(items: try await service.sessions(of: try context.requireUser()))
+            let user = try context.requireUser()
+            return SessionsBody(items: try await service.sessions(of: user))
         }
 
         auth.delete("/sessions/{id}", APIOperation(
@@ -160,7 +164,9 @@ struct AuthRoutes: Sendable {
             parameters: [.path("id", "The session's id.")],
             responses: [.noContent("Signed out."), .error(404, "No such active session of yours.")], security: IdentityRouting.bearer)
         ) { request, context in
-            try await service.revokeSession(try context.parameters.require("id"), of: try context.requireUser(), client: IdentityService.Client(request, context))
+            let id = try context.parameters.require("id")
+            let user = try context.requireUser()
+            try await service.revokeSession(id, of: user, client: IdentityService.Client(request, context))
             return Response(status: .noContent)
         }
 
@@ -169,7 +175,8 @@ struct AuthRoutes: Sendable {
             responses: [.json(200, "How many sessions ended.", schema: ["type": "object", "required": ["count"], "properties": ["count": ["type": "integer"]]])],
             security: IdentityRouting.bearer)
         ) { request, context in
-            CountBody(count: try await service.revokeOtherSessions(try context.requireUser(), client: IdentityService.Client(request, context)))
+            let user = try context.requireUser()
+            return CountBody(count: try await service.revokeOtherSessions(user, client: IdentityService.Client(request, context)))
         }
     }
 }

@@ -36,7 +36,8 @@ struct TwoFactorRoutes: Sendable {
             ]), .error(409, "Two-factor sign-in is already on.")],
             security: IdentityRouting.bearer)
         ) { _, context in
-            Encoded(try await service.beginTwoFactorSetup(try context.requireUser()))
+            let user = try context.requireUser()
+            return Encoded(try await service.beginTwoFactorSetup(user))
         }
 
         auth.post("/2fa/confirm", APIOperation(
@@ -47,7 +48,8 @@ struct TwoFactorRoutes: Sendable {
             security: IdentityRouting.bearer)
         ) { request, context in
             let body = try await request.decode(as: CodeBody.self, context: context)
-            return Encoded(try await service.confirmTwoFactor(try context.requireUser(), code: body.code, client: IdentityService.Client(request, context)))
+            let user = try context.requireUser()
+            return Encoded(try await service.confirmTwoFactor(user, code: body.code, client: IdentityService.Client(request, context)))
         }
 
         auth.post("/2fa/disable", APIOperation(
@@ -75,7 +77,8 @@ struct TwoFactorRoutes: Sendable {
             security: IdentityRouting.bearer)
         ) { request, context in
             let body = try await request.decode(as: CodeBody.self, context: context)
-            return Encoded(try await service.regenerateBackupCodes(try context.requireUser(), code: body.code, client: IdentityService.Client(request, context)))
+            let user = try context.requireUser()
+            return Encoded(try await service.regenerateBackupCodes(user, code: body.code, client: IdentityService.Client(request, context)))
         }
 
         auth.post("/login/2fa", APIOperation(

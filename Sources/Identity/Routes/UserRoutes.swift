@@ -29,7 +29,8 @@ struct UserRoutes: Sendable {
             "getUser", summary: "A user's public card.", tags: tags, parameters: [id],
             responses: [.json(200, "The user.", schema: ["$ref": "#/components/schemas/User"]), .error(404, "No such user.")])
         ) { _, context in
-            Encoded(try await service.userCard(id: try Self.userId(context)))
+            let id = try Self.userId(context)
+            return Encoded(try await service.userCard(id: id))
         }
 
         users.put("/{id}", APIOperation(
@@ -53,8 +54,10 @@ struct UserRoutes: Sendable {
             security: IdentityRouting.bearer)
         ) { request, context in
             let body = try await request.decode(as: IdentityService.ProfileUpdate.self, context: context)
-            return Encoded(try await service.updateProfile(id: try Self.userId(context), body, by: try context.requireUser(),
-                                                           client: IdentityService.Client(request, context)))
+            let id = try Self.userId(context)
+            let user = try context.requireUser()
+            let client = IdentityService.Client(request, context)
+            return Encoded(try await service.updateProfile(id: id, body, by: user, client: client))
         }
 
         users.get("/{id}/export", APIOperation(
@@ -95,9 +98,7 @@ struct UserRoutes: Sendable {
                         .error(403, "Needs manage_roles."), .error(404, "No such user."), .error(409, "Your own role.")],
             security: IdentityRouting.bearer)
         ) { request, context in
-            let user = try context.require(permission: Permission.manageRoles)
-            let body = try await request.decode(as: RoleBody.self, context: context)
-            return Encoded(try await service.changeRole(of: try Self.userId(context), to: body.role, by: user, client: IdentityService.Client(request, context)))
+            try await changeRole(request, context)
         }
 
         api.get("/api/v1/profiles/{id}", APIOperation(
@@ -106,14 +107,16 @@ struct UserRoutes: Sendable {
             tags: tags, parameters: [id],
             responses: [.json(200, "The profile.", schema: profile), .error(404, "No such user.")])
         ) { _, context in
-            Encoded(try await service.profile(id: try Self.userId(context), viewer: context.user))
+            let id = try Self.userId(context)
+            return Encoded(try await service.profile(id: id, viewer: context.user))
         }
 
         api.get("/api/v1/preferences", APIOperation(
             "getPreferences", summary: "Your language, time zone, theme and notification switches.", tags: tags,
             responses: [.json(200, "The preferences.", schema: preferences)], security: IdentityRouting.bearer)
         ) { _, context in
-            Encoded(try await service.preferences(of: try context.requireUser()))
+            let user = try context.requireUser()
+            return Encoded(try await service.preferences(of: user))
         }
 
         api.put("/api/v1/preferences", APIOperation(
@@ -123,8 +126,18 @@ struct UserRoutes: Sendable {
             security: IdentityRouting.bearer)
         ) { request, context in
             let body = try await request.decode(as: Preferences.Update.self, context: context)
-            return Encoded(try await service.updatePreferences(of: try context.requireUser(), body))
+            let user = try context.requireUser()
+            return Encoded(try await service.updatePreferences(of: user, body))
         }
+    }
+
+    func changeRole(_ request: Request, _ context: FlowRequestContext) async throws -> Encoded<AccountView> {
+        let user = try context.require(permission: Permission.manageRoles)
+        let body = try await request.decode(as: RoleBody.self, context: context)
+        let target = try Self.userId(context)
+        let client = IdentityService.Client(request, context)
+        let account = try await service.changeRole(of: target, to: body.role, by: user, client: client)
+        return Encoded(account)
     }
 
     /// The `{id}` parameter, with `me` resolved to the caller.

@@ -100,7 +100,8 @@ public struct IdentityService: Sendable {
 
     public func login(email: String, password: String, client: Client) async throws -> LoginResult {
         let now = Date()
-        guard let account = try await database.read({ sql in try await store.account(email: email, on: sql) }) else {
+        // A deleted account keeps an anonymous row; it never signs in (its hash is not a bcrypt hash).
+        guard let account = try await database.read({ sql in try await store.account(email: email, on: sql) }), account.deletedAt == nil else {
             try await passwords.verifyAgainstNothing(password)
             throw Self.invalidCredentials
         }
