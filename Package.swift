@@ -47,9 +47,19 @@ let package = Package(
         .target(
             name: "FlowApp",
             dependencies: [
-                "FlowKit", "Bus", "Identity",
+                "FlowKit", "Bus", "Identity", "Events",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Events",
+            dependencies: [
+                "FlowKit", "Bus",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -143,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "FlowAppTests",
             dependencies: [
-                "FlowApp", "FlowKit", "FlowTestSupport", "Identity",
+                "FlowApp", "FlowKit", "FlowTestSupport", "Identity", "Events",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],

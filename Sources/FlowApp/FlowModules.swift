@@ -1,4 +1,5 @@
 import Bus
+import Events
 import FlowKit
 import Identity
 
@@ -17,7 +18,8 @@ public struct FlowModules: Sendable {
         let mailbox = DevMailbox(database: context.database)
         let busModule = BusModule(context: context)
         let identity = try await IdentityModule.make(context: context, bus: busModule.bus, mailer: mailbox)
-        return FlowModules(all: [PlatformModule(context: context, mailbox: mailbox), busModule, identity], bus: busModule.bus,
+        let events = EventsModule(context: context, bus: busModule.bus)
+        return FlowModules(all: [PlatformModule(context: context, mailbox: mailbox), busModule, identity, events], bus: busModule.bus,
                            identity: identity.service, mailbox: mailbox)
     }
 }

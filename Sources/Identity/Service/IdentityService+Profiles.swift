@@ -130,7 +130,7 @@ extension IdentityService {
         result.location = update.location.applied(to: profile.location)
         if case .set(let location) = update.location { problems += location.problems }
         result.avatarUrl = update.avatarUrl.applied(to: profile.avatarUrl)
-        if case .set(let url) = update.avatarUrl, !isWebURL(url) {
+        if case .set(let url) = update.avatarUrl, !WebURL.isValid(url) {
             problems.append(FieldProblem(field: "avatarUrl", problem: "must be an http(s) URL of at most 2048 characters"))
         }
         if let privacy = update.privacy {
@@ -140,12 +140,6 @@ extension IdentityService {
         }
         guard problems.isEmpty else { throw APIError.validation(problems) }
         return result
-    }
-
-    static func isWebURL(_ text: String) -> Bool {
-        guard text.count <= 2048, let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = url.host, !host.isEmpty else { return false }
-        return true
     }
 
     static func changedFields(_ before: ProfileRecord, _ after: ProfileRecord) -> [String] {

@@ -1,0 +1,170 @@
+import FlowKit
+
+/// Events' tables: categories (seeded), venues, events with their tags, full-text index and
+/// geographic index, and attendance (going / interested / waitlisted).
+enum EventsMigrations {
+    static let all: [Migration] = [
+        Migration(1, "create_events",
+            sqlite: tables(timestamp: "REAL", double: "REAL", json: "TEXT") + sqliteIndexes + seedCategories,
+            postgres: tables(timestamp: "TIMESTAMPTZ", double: "DOUBLE PRECISION", json: "TEXT") + postgresIndexes + seedCategories),
+    ]
+
+    private static func tables(timestamp: String, double: String, json: String) -> [String] {
+        [
+            """
+            CREATE TABLE categories (
+                id TEXT PRIMARY KEY,
+                parent_id TEXT REFERENCES categories (id),
+                name TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE venues (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                address TEXT NOT NULL,
+                city TEXT,
+                country TEXT,
+                latitude \(double) NOT NULL,
+                longitude \(double) NOT NULL,
+                capacity INTEGER,
+                amenities \(json) NOT NULL DEFAULT '[]',
+                created_by TEXT NOT NULL,
+                created_at \(timestamp) NOT NULL,
+                updated_at \(timestamp) NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE events (
+                id TEXT PRIMARY KEY,
+                organizer_id TEXT NOT NULL,
+                title TEXT NOT NULL,
+                summary TEXT,
+                description TEXT,
+                category_id TEXT REFERENCES categories (id),
+                tags \(json) NOT NULL DEFAULT '[]',
+                venue_id TEXT REFERENCES venues (id),
+                address TEXT,
+                latitude \(double),
+                longitude \(double),
+                starts_at \(timestamp) NOT NULL,
+                ends_at \(timestamp) NOT NULL,
+                time_zone TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('physical', 'virtual', 'hybrid')),
+                meeting_url TEXT,
+                meeting_provider TEXT,
+                capacity INTEGER CHECK (capacity IS NULL OR capacity > 0),
+                going_count INTEGER NOT NULL DEFAULT 0 CHECK (going_count >= 0),
+                interested_count INTEGER NOT NULL DEFAULT 0 CHECK (interested_count >= 0),
+                waitlist_count INTEGER NOT NULL DEFAULT 0 CHECK (waitlist_count >= 0),
+                visibility TEXT NOT NULL CHECK (visibility IN ('public', 'unlisted', 'private')),
+                status TEXT NOT NULL CHECK (status IN ('draft', 'published', 'cancelled')),
+                created_at \(timestamp) NOT NULL,
+                updated_at \(timestamp) NOT NULL,
+                cancelled_at \(timestamp),
+                CHECK (ends_at > starts_at),
+                CHECK (capacity IS NULL OR going_count <= capacity)
+            )
+            """,
+            "CREATE TABLE event_tags (event_id TEXT NOT NULL REFERENCES events (id), tag TEXT NOT NULL, PRIMARY KEY (tag, event_id))",
+            "CREATE INDEX event_tags_event_idx ON event_tags (event_id)",
+            // Listing: only published, listed events, by start time.
+            "CREATE INDEX events_listing_idx ON events (status, visibility, starts_at, id)",
+            "CREATE INDEX events_organizer_idx ON events (organizer_id, starts_at)",
+            "CREATE INDEX events_category_idx ON events (category_id, starts_at)",
+            """
+            CREATE TABLE attendance (
+                event_id TEXT NOT NULL REFERENCES events (id),
+                user_id TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('going', 'interested', 'waitlisted')),
+                created_at \(timestamp) NOT NULL,
+                updated_at \(timestamp) NOT NULL,
+                checked_in_at \(timestamp),
+                PRIMARY KEY (event_id, user_id)
+            )
+            """,
+            // The waitlist is served in the order people joined it.
+            "CREATE INDEX attendance_queue_idx ON attendance (event_id, status, updated_at, user_id)",
+            "CREATE INDEX attendance_user_idx ON attendance (user_id, event_id)",
+        ]
+    }
+
+    /// SQLite: FTS5 (porter stemming) kept in step by triggers, and an R*Tree over coordinates.
+    private static let sqliteIndexes: [String] = [
+        """
+        CREATE VIRTUAL TABLE events_fts USING fts5(
+            title, summary, description, tags, content='events', content_rowid='rowid', tokenize='porter unicode61'
+        )
+        """,
+        """
+        CREATE TRIGGER events_fts_insert AFTER INSERT ON events BEGIN
+            INSERT INTO events_fts (rowid, title, summary, description, tags) VALUES (new.rowid, new.title, new.summary, new.description, new.tags);
+        END
+        """,
+        """
+        CREATE TRIGGER events_fts_delete AFTER DELETE ON events BEGIN
+            INSERT INTO events_fts (events_fts, rowid, title, summary, description, tags) VALUES ('delete', old.rowid, old.title, old.summary, old.description, old.tags);
+        END
+        """,
+        """
+        CREATE TRIGGER events_fts_update AFTER UPDATE OF title, summary, description, tags ON events BEGIN
+            INSERT INTO events_fts (events_fts, rowid, title, summary, description, tags) VALUES ('delete', old.rowid, old.title, old.summary, old.description, old.tags);
+            INSERT INTO events_fts (rowid, title, summary, description, tags) VALUES (new.rowid, new.title, new.summary, new.description, new.tags);
+        END
+        """,
+        "CREATE VIRTUAL TABLE events_geo USING rtree(id, min_lat, max_lat, min_lng, max_lng)",
+        """
+        CREATE TRIGGER events_geo_insert AFTER INSERT ON events WHEN new.latitude IS NOT NULL BEGIN
+            INSERT INTO events_geo (id, min_lat, max_lat, min_lng, max_lng) VALUES (new.rowid, new.latitude, new.latitude, new.longitude, new.longitude);
+        END
+        """,
+        """
+        CREATE TRIGGER events_geo_update AFTER UPDATE OF latitude, longitude ON events BEGIN
+            DELETE FROM events_geo WHERE id = old.rowid;
+            INSERT INTO events_geo (id, min_lat, max_lat, min_lng, max_lng)
+                SELECT new.rowid, new.latitude, new.latitude, new.longitude, new.longitude WHERE new.latitude IS NOT NULL;
+        END
+        """,
+        """
+        CREATE TRIGGER events_geo_delete AFTER DELETE ON events BEGIN
+            DELETE FROM events_geo WHERE id = old.rowid;
+        END
+        """,
+    ]
+
+    /// PostgreSQL: a weighted tsvector (generated column, GIN) and a GiST index on the location point.
+    private static let postgresIndexes: [String] = [
+        """
+        ALTER TABLE events ADD COLUMN search tsvector GENERATED ALWAYS AS (
+            setweight(to_tsvector('english', coalesce(title, '')), 'A') ||
+            setweight(to_tsvector('english', coalesce(tags, '')), 'B') ||
+            setweight(to_tsvector('english', coalesce(summary, '')), 'C') ||
+            setweight(to_tsvector('english', coalesce(description, '')), 'D')
+        ) STORED
+        """,
+        "CREATE INDEX events_search_idx ON events USING gin (search)",
+        "CREATE INDEX events_geo_idx ON events USING gist (point(longitude, latitude)) WHERE latitude IS NOT NULL",
+    ]
+
+    /// The starting taxonomy; admins add more through the API.
+    private static var seedCategories: [String] {
+        let tree: [(String, String, [(String, String)])] = [
+            ("music", "Music", [("music-concerts", "Concerts"), ("music-dj", "DJ nights"), ("music-jam", "Jam sessions")]),
+            ("sports", "Sports & fitness", [("sports-running", "Running"), ("sports-football", "Football"), ("sports-yoga", "Yoga")]),
+            ("tech", "Technology", [("tech-meetups", "Meetups"), ("tech-hackathons", "Hackathons"), ("tech-talks", "Talks")]),
+            ("arts", "Arts & culture", [("arts-exhibitions", "Exhibitions"), ("arts-theatre", "Theatre"), ("arts-film", "Film")]),
+            ("food", "Food & drink", [("food-tastings", "Tastings"), ("food-cooking", "Cooking classes")]),
+            ("outdoors", "Outdoors", [("outdoors-hiking", "Hiking"), ("outdoors-cycling", "Cycling")]),
+            ("community", "Community", [("community-volunteering", "Volunteering"), ("community-language", "Language exchange")]),
+            ("learning", "Learning", [("learning-workshops", "Workshops"), ("learning-books", "Book clubs")]),
+        ]
+        var statements: [String] = []
+        for (id, name, children) in tree {
+            statements.append("INSERT INTO categories (id, parent_id, name) VALUES ('\(id)', NULL, '\(name)')")
+            for (childId, childName) in children {
+                statements.append("INSERT INTO categories (id, parent_id, name) VALUES ('\(childId)', '\(id)', '\(childName)')")
+            }
+        }
+        return statements
+    }
+}

@@ -1,0 +1,22 @@
+import Bus
+import FlowKit
+
+/// The Events domain: events, venues, categories, attendance and discovery.
+public struct EventsModule: FlowModule {
+    public let name = "events"
+    public let service: EventService
+
+    public init(context: ModuleContext, bus: EventBus) {
+        for event in [EventCreated.self, EventUpdated.self, EventCancelled.self, AttendanceChanged.self, WaitlistPromoted.self] as [any DomainEvent.Type] {
+            bus.register(event)
+        }
+        service = EventService(database: context.database, publisher: bus.publisher(producer: "events"), logger: context.logger)
+    }
+
+    public var migrations: [Migration] { EventsMigrations.all }
+
+    public func registerRoutes(on api: DocumentedRouter<FlowRequestContext>) {
+        EventRoutes(service: service).register(on: api)
+        PlaceRoutes(service: service).register(on: api)
+    }
+}

@@ -1,0 +1,122 @@
+import FlowKit
+import Foundation
+
+public enum EventKind: String, Sendable, Codable, CaseIterable {
+    case physical, virtual, hybrid
+}
+
+public enum EventVisibility: String, Sendable, Codable, CaseIterable {
+    /// Listed and searchable.
+    case `public`
+    /// Reachable by link, never listed or searched.
+    case unlisted
+    /// The organizer, staff and people with an attendance only; never listed.
+    case `private`
+}
+
+public enum EventStatus: String, Sendable, Codable, CaseIterable {
+    case draft, published, cancelled
+}
+
+/// Where a physical event happens when it has no venue.
+public struct EventLocation: Sendable, Codable, Equatable {
+    @ExplicitNull public var address: String?
+    public let latitude: Double
+    public let longitude: Double
+}
+
+/// An event as stored.
+struct EventRecord: Sendable {
+    let id: String
+    var organizerId: String
+    var title: String
+    var summary: String?
+    var description: String?
+    var categoryId: String?
+    var tags: [String]
+    var venueId: String?
+    var address: String?
+    var latitude: Double?
+    var longitude: Double?
+    var startsAt: Date
+    var endsAt: Date
+    var timeZone: String
+    var kind: EventKind
+    var meetingURL: String?
+    var meetingProvider: String?
+    var capacity: Int?
+    var goingCount: Int
+    var interestedCount: Int
+    var waitlistCount: Int
+    var visibility: EventVisibility
+    var status: EventStatus
+    let createdAt: Date
+    var updatedAt: Date
+    var cancelledAt: Date?
+}
+
+/// An event as the API shows it.
+public struct EventView: Sendable, Codable, Equatable {
+    public let id: String
+    public let organizerId: String
+    public let title: String
+    @ExplicitNull public var summary: String?
+    @ExplicitNull public var description: String?
+    @ExplicitNull public var categoryId: String?
+    public let tags: [String]
+    @ExplicitNull public var venue: VenueView?
+    @ExplicitNull public var location: EventLocation?
+    public let startsAt: Date
+    public let endsAt: Date
+    public let timeZone: String
+    public let type: EventKind
+    /// Shown to the organizer and to people going; null for everyone else.
+    @ExplicitNull public var meetingUrl: String?
+    @ExplicitNull public var meetingProvider: String?
+    @ExplicitNull public var capacity: Int?
+    public let goingCount: Int
+    public let interestedCount: Int
+    public let waitlistCount: Int
+    @ExplicitNull public var spotsLeft: Int?
+    public let visibility: EventVisibility
+    public let status: EventStatus
+    public let createdAt: Date
+    public let updatedAt: Date
+    @ExplicitNull public var cancelledAt: Date?
+    /// The caller's attendance (`going`, `interested`, `waitlisted`), or null.
+    @ExplicitNull public var myAttendance: String?
+    /// Kilometres from the searched point (nearby search only).
+    @ExplicitNull public var distanceKm: Double?
+
+    static let schema: JSONValue = {
+        let nullableString: JSONValue = ["type": ["string", "null"]]
+        let dateTime: JSONValue = ["type": "string", "format": "date-time"]
+        let properties: [String: JSONValue] = [
+            "id": ["type": "string"], "organizerId": ["type": "string"], "title": ["type": "string"],
+            "summary": nullableString, "description": nullableString, "categoryId": nullableString,
+            "tags": ["type": "array", "items": ["type": "string"]],
+            "venue": ["oneOf": [["$ref": "#/components/schemas/Venue"], ["type": "null"]]],
+            "location": ["oneOf": [["$ref": "#/components/schemas/EventLocation"], ["type": "null"]]],
+            "startsAt": dateTime, "endsAt": dateTime, "timeZone": ["type": "string"],
+            "type": ["type": "string", "enum": .array(EventKind.allCases.map { .string($0.rawValue) })],
+            "meetingUrl": nullableString, "meetingProvider": nullableString,
+            "capacity": ["type": ["integer", "null"]], "goingCount": ["type": "integer"], "interestedCount": ["type": "integer"],
+            "waitlistCount": ["type": "integer"], "spotsLeft": ["type": ["integer", "null"]],
+            "visibility": ["type": "string", "enum": .array(EventVisibility.allCases.map { .string($0.rawValue) })],
+            "status": ["type": "string", "enum": .array(EventStatus.allCases.map { .string($0.rawValue) })],
+            "createdAt": dateTime, "updatedAt": dateTime, "cancelledAt": ["type": ["string", "null"], "format": "date-time"],
+            "myAttendance": ["type": ["string", "null"], "enum": ["going", "interested", "waitlisted", nil]],
+            "distanceKm": ["type": ["number", "null"]],
+        ]
+        return ["type": "object", "required": .array(properties.keys.sorted().map { .string($0) }), "properties": .object(properties)]
+    }()
+
+    static let locationSchema: JSONValue = [
+        "type": "object", "required": ["address", "latitude", "longitude"],
+        "properties": [
+            "address": ["type": ["string", "null"], "maxLength": 300],
+            "latitude": ["type": "number", "minimum": -90, "maximum": 90],
+            "longitude": ["type": "number", "minimum": -180, "maximum": 180],
+        ],
+    ]
+}

@@ -1,0 +1,131 @@
+import FlowKit
+import Foundation
+import SQLKit
+
+/// Lists, full-text search, nearby search, venues and categories.
+extension EventService {
+    public struct DiscoveryQuery: Sendable {
+        public var text: String?
+        public var categoryId: String?
+        public var tags: [String]?
+        public var from: Date?
+        public var to: Date?
+        public var kind: EventKind?
+        public var organizerId: String?
+
+        public init() {}
+    }
+
+    /// Published public events: by start time, or by relevance when `text` is given.
+    public func discover(_ query: DiscoveryQuery, viewer: AuthenticatedUser?, page: PageRequest) async throws -> Page<EventView> {
+        try await database.read { sql in
+            let filters = try await filters(query, on: sql)
+            let now = Date()
+            if let text = query.text {
+                let found = try await discovery.search(text, filters, now: now, page: page, on: sql)
+                let views = try await views(found.map(\.0), for: viewer, on: sql)
+                let relevance = Dictionary(uniqueKeysWithValues: found.map { ($0.0.id, $0.1) })
+                return Page(fetched: views, limit: page.limit) { ["\(relevance[$0.id] ?? 0)", $0.id] }
+            }
+            let events = try await discovery.list(filters, now: now, page: page, on: sql)
+            return Page(fetched: try await views(events, for: viewer, on: sql), limit: page.limit) { ["\($0.startsAt.timeIntervalSince1970)", $0.id] }
+        }
+    }
+
+    /// Events within `radiusKm` of a point, nearest first, each with its distance.
+    public func nearby(latitude: Double, longitude: Double, radiusKm: Double, _ query: DiscoveryQuery, viewer: AuthenticatedUser?,
+                       page: PageRequest) async throws -> Page<EventView> {
+        var problems = Validate.coordinates(latitude: latitude, longitude: longitude, field: "")
+        if !(radiusKm.isFinite && radiusKm > 0 && radiusKm <= 500) { problems.append(FieldProblem(field: "radius", problem: "must be more than 0 and at most 500 (km)")) }
+        guard problems.isEmpty else { throw APIError.validation(problems) }
+        let center = Coordinate(latitude: latitude, longitude: longitude)
+        return try await database.read { sql in
+            let filters = try await filters(query, on: sql)
+            let found = try await discovery.nearby(center: center, box: BoundingBox(around: center, radiusKm: radiusKm), filters, now: Date(),
+                                                   page: page, on: sql)
+            // The box's corners lie outside the circle; ranked by distance, they come last.
+            var distances: [String: Double] = [:]
+            var proximity: [String: Double] = [:]
+            var inside: [EventRecord] = []
+            for (event, rank) in found {
+                let distance = Geo.distanceKm(center, Coordinate(latitude: event.latitude ?? 0, longitude: event.longitude ?? 0))
+                guard distance <= radiusKm else { break }
+                distances[event.id] = distance
+                proximity[event.id] = rank
+                inside.append(event)
+            }
+            let views = try await views(inside, for: viewer, on: sql, distances: distances)
+            let more = inside.count == found.count
+            return Page(fetched: more ? views : Array(views.prefix(page.limit)), limit: page.limit) { ["\(proximity[$0.id] ?? 0)", $0.id] }
+        }
+    }
+
+    private func filters(_ query: DiscoveryQuery, on sql: any SQLDatabase) async throws -> DiscoveryStore.Filters {
+        var filters = DiscoveryStore.Filters(tags: query.tags?.map { $0.lowercased() }, from: query.from, to: query.to, kind: query.kind,
+                                             organizerId: query.organizerId)
+        if let categoryId = query.categoryId {
+            // A category includes its subcategories.
+            let all = try await store.categories(on: sql)
+            guard all.contains(where: { $0.id == categoryId }) else { throw APIError.validation(field: "category", "is not a category") }
+            filters.categoryIds = [categoryId] + all.filter { $0.parentId == categoryId }.map(\.id)
+        }
+        return filters
+    }
+
+    // MARK: Venues and categories
+
+    public func createVenue(_ input: VenueInput, by user: AuthenticatedUser) async throws -> VenueView {
+        guard user.has(Permission.createEvent) else { throw APIError.forbidden("Adding venues needs the create_event permission.") }
+        let problems = input.problems
+        guard problems.isEmpty else { throw APIError.validation(problems) }
+        let id = UUIDv7.string()
+        return try await database.transaction { tx in
+            try await store.insertVenue(id: id, input, createdBy: user.id, now: Date(), in: tx)
+            return try await store.venue(id: id, on: tx.sql)!
+        }
+    }
+
+    public func venue(id: String) async throws -> VenueView {
+        guard let venue = try await database.read({ sql in try await store.venue(id: id, on: sql) }) else {
+            throw APIError.notFound("No venue has this id.")
+        }
+        return venue
+    }
+
+    public func venues(matching query: String?, city: String?, page: PageRequest) async throws -> Page<VenueView> {
+        let fetched = try await database.read { sql in try await store.venues(matching: query, city: city, page: page, on: sql) }
+        return Page(fetched: fetched, limit: page.limit) { [$0.name, $0.id] }
+    }
+
+    public func categories() async throws -> [CategoryView] {
+        let rows = try await database.read { sql in try await store.categories(on: sql) }
+        return rows.filter { $0.parentId == nil }.map { parent in
+            CategoryView(id: parent.id, name: parent.name, parentId: nil,
+                         subcategories: rows.filter { $0.parentId == parent.id }.map { CategoryView(id: $0.id, name: $0.name, parentId: parent.id, subcategories: []) })
+        }
+    }
+
+    /// Adds a category (staff with `manage_users`); ids are lowercase slugs.
+    public func createCategory(id: String, name: String, parentId: String?, by user: AuthenticatedUser) async throws -> CategoryView {
+        guard user.has(Permission.manageUsers) else { throw APIError.forbidden("Managing categories needs the manage_users permission.") }
+        var problems = Validate.text(name, field: "name", max: 60)
+        if !(2...40).contains(id.count) || !id.allSatisfy({ ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "-" }) {
+            problems.append(FieldProblem(field: "id", problem: "must be a slug of 2–40 lowercase letters, digits and hyphens"))
+        }
+        guard problems.isEmpty else { throw APIError.validation(problems) }
+        do {
+            return try await database.transaction { tx in
+                if let parentId {
+                    let all = try await store.categories(on: tx.sql)
+                    guard let parent = all.first(where: { $0.id == parentId }), parent.parentId == nil else {
+                        throw APIError.validation(field: "parentId", "must be a top-level category")
+                    }
+                }
+                try await store.insertCategory(id: id, parentId: parentId, name: name, in: tx)
+                return CategoryView(id: id, name: name, parentId: parentId, subcategories: [])
+            }
+        } catch let error as DatabaseError where error.kind == .uniqueViolation {
+            throw APIError.conflict("A category with this id exists.", code: "category_exists")
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import FlowKit
+import Foundation
+import SQLKit
+
+/// Listing, full-text search and nearby search over published public events. Every query
+/// starts from an index: the listing index, FTS5 / the tsvector GIN index, or the R*Tree / the
+/// GiST point index; filters narrow what the index yields.
+struct DiscoveryStore: Sendable {
+    struct Filters: Sendable {
+        var categoryIds: [String]?
+        var tags: [String]?
+        var from: Date?
+        var to: Date?
+        var kind: EventKind?
+        var organizerId: String?
+    }
+
+    /// Upcoming (or in the given range) published public events, by start time.
+    func list(_ filters: Filters, now: Date, page: PageRequest, on sql: any SQLDatabase) async throws -> [EventRecord] {
+        var query: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns) FROM events e WHERE "
+        query += Self.conditions(filters, now: now)
+        if let after = page.after, after.count == 2, let start = Double(after[0]) {
+            let date = Date(timeIntervalSince1970: start)
+            query += " AND (e.starts_at > \(bind: date) OR (e.starts_at = \(bind: date) AND e.id > \(bind: after[1])))"
+        }
+        query += " ORDER BY e.starts_at, e.id LIMIT \(bind: page.limit + 1)"
+        return try await sql.raw(query).all().map(EventStore.event(from:))
+    }
+
+    /// Events matching the words of `text`, best first. `relevance`: lower is better.
+    func search(_ text: String, _ filters: Filters, now: Date, page: PageRequest, on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
+        let postgres = sql.dialect.name == "postgresql"
+        var inner: SQLQueryString
+        if postgres {
+            inner = """
+                SELECT \(unsafeRaw: EventStore.columns), -ts_rank(e.search, websearch_to_tsquery('english', \(bind: text))) AS relevance
+                FROM events e WHERE e.search @@ websearch_to_tsquery('english', \(bind: text)) AND
+                """
+        } else {
+            guard let match = Self.ftsQuery(text) else { return [] }
+            // bm25 weights per column: title, summary, description, tags.
+            inner = """
+                SELECT \(unsafeRaw: EventStore.columns), bm25(events_fts, 10.0, 4.0, 1.0, 6.0) AS relevance
+                FROM events_fts JOIN events e ON e.rowid = events_fts.rowid WHERE events_fts MATCH \(bind: match) AND
+                """
+        }
+        inner += " " + Self.conditions(filters, now: now)
+        var query: SQLQueryString = "SELECT * FROM (" + inner + ") AS ranked WHERE 1 = 1"
+        if let after = page.after, after.count == 2, let relevance = Double(after[0]) {
+            query += " AND (relevance > \(bind: relevance) OR (relevance = \(bind: relevance) AND id > \(bind: after[1])))"
+        }
+        query += " ORDER BY relevance, id LIMIT \(bind: page.limit + 1)"
+        return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "relevance", as: Double.self)) }
+    }
+
+    /// Events within `box`, nearest to `center` first. The order uses the squared
+    /// equirectangular distance (exact enough to rank within a few hundred km, and plain
+    /// arithmetic on both engines); the caller computes the great-circle distance it shows.
+    func nearby(center: Coordinate, box: BoundingBox, _ filters: Filters, now: Date, page: PageRequest,
+                on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
+        let postgres = sql.dialect.name == "postgresql"
+        let scale = cos(center.latitude * .pi / 180)
+        let distance: SQLQueryString = """
+            ((e.latitude - \(bind: center.latitude)) * (e.latitude - \(bind: center.latitude)) + \
+            ((e.longitude - \(bind: center.longitude)) * \(bind: scale)) * ((e.longitude - \(bind: center.longitude)) * \(bind: scale)))
+            """
+        var inner: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), " + distance + " AS proximity "
+        if postgres {
+            inner += """
+                FROM events e WHERE e.latitude IS NOT NULL AND point(e.longitude, e.latitude) <@ \
+                box(point(\(bind: box.minLongitude), \(bind: box.minLatitude)), point(\(bind: box.maxLongitude), \(bind: box.maxLatitude))) AND
+                """
+        } else {
+            inner += """
+                FROM events_geo g JOIN events e ON e.rowid = g.id WHERE g.min_lat >= \(bind: box.minLatitude) AND g.max_lat <= \(bind: box.maxLatitude)
+                AND g.min_lng >= \(bind: box.minLongitude) AND g.max_lng <= \(bind: box.maxLongitude) AND
+                """
+        }
+        inner += " " + Self.conditions(filters, now: now)
+        var query: SQLQueryString = "SELECT * FROM (" + inner + ") AS near WHERE 1 = 1"
+        if let after = page.after, after.count == 2, let proximity = Double(after[0]) {
+            query += " AND (proximity > \(bind: proximity) OR (proximity = \(bind: proximity) AND id > \(bind: after[1])))"
+        }
+        query += " ORDER BY proximity, id LIMIT \(bind: page.limit + 1)"
+        return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
+    }
+
+    /// Published, public, not over (unless a range says otherwise), and the filters.
+    static func conditions(_ filters: Filters, now: Date) -> SQLQueryString {
+        var query: SQLQueryString = "e.status = 'published' AND e.visibility = 'public'"
+        if let from = filters.from { query += " AND e.starts_at >= \(bind: from)" } else { query += " AND e.ends_at > \(bind: now)" }
+        if let to = filters.to { query += " AND e.starts_at < \(bind: to)" }
+        if let kind = filters.kind { query += " AND e.kind = \(bind: kind.rawValue)" }
+        if let organizer = filters.organizerId { query += " AND e.organizer_id = \(bind: organizer)" }
+        if let categories = filters.categoryIds, !categories.isEmpty {
+            query += " AND e.category_id IN (\(SQLList(categories.map { SQLBind($0) })))"
+        }
+        if let tags = filters.tags, !tags.isEmpty {
+            query += " AND e.id IN (SELECT event_id FROM event_tags WHERE tag IN (\(SQLList(tags.map { SQLBind($0) }))))"
+        }
+        return query
+    }
+
+    /// User text as an FTS5 query: each word quoted (so operators and quotes in the text are
+    /// plain words), all required, the last one as a prefix (search as you type).
+    static func ftsQuery(_ text: String) -> String? {
+        let words = text.lowercased().split { !($0.isLetter || $0.isNumber) }.prefix(12).map(String.init)
+        guard !words.isEmpty else { return nil }
+        return words.enumerated().map { index, word in index == words.count - 1 ? "\"\(word)\"*" : "\"\(word)\"" }.joined(separator: " ")
+    }
+}
