@@ -31,7 +31,7 @@ public struct EventInput: Decodable, Sendable {
             "summary": ["type": ["string", "null"], "maxLength": 300],
             "description": ["type": ["string", "null"], "maxLength": 10000],
             "categoryId": ["type": ["string", "null"]],
-            "tags": ["type": "array", "maxItems": 10, "items": ["type": "string", "minLength": 1, "maxLength": 30]],
+            "tags": ["type": ["array", "null"], "maxItems": 10, "items": ["type": "string", "minLength": 1, "maxLength": 30], "description": "null clears them."],
             "venueId": ["type": ["string", "null"]],
             "location": ["oneOf": [["$ref": "#/components/schemas/EventLocation"], ["type": "null"]]],
             "startsAt": ["type": "string", "format": "date-time"], "endsAt": ["type": "string", "format": "date-time"],

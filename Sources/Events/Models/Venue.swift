@@ -40,9 +40,11 @@ public struct VenueInput: Decodable, Sendable {
         "type": "object", "required": ["name", "address", "latitude", "longitude"],
         "properties": [
             "name": ["type": "string", "minLength": 1, "maxLength": 120], "address": ["type": "string", "minLength": 1, "maxLength": 300],
-            "city": ["type": "string", "maxLength": 100], "country": ["type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2."],
+            "city": ["type": ["string", "null"], "maxLength": 100],
+            "country": ["type": ["string", "null"], "pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2."],
             "latitude": ["type": "number", "minimum": -90, "maximum": 90], "longitude": ["type": "number", "minimum": -180, "maximum": 180],
-            "capacity": ["type": "integer", "minimum": 1], "amenities": ["type": "array", "maxItems": 30, "items": ["type": "string", "maxLength": 40]],
+            "capacity": ["type": ["integer", "null"], "minimum": 1],
+            "amenities": ["type": ["array", "null"], "maxItems": 30, "items": ["type": "string", "maxLength": 40]],
         ],
     ]
 

@@ -109,7 +109,7 @@ struct EventRoutes: Sendable {
             "attendEvent", summary: "Join as going (default) or interested. On a full event, going puts you on the waitlist.",
             description: "Capacity holds under concurrency. When a seat frees, the first person waiting is promoted automatically.",
             tags: tags, parameters: [id],
-            requestBody: ["type": "object", "properties": ["status": ["type": "string", "enum": ["going", "interested"]]]],
+            requestBody: ["type": "object", "properties": ["status": ["type": ["string", "null"], "enum": ["going", "interested", nil], "description": "Default going."]]],
             responses: [.json(200, "Your attendance and the event.", schema: [
                 "type": "object", "required": ["status", "event"],
                 "properties": ["status": ["type": "string", "enum": ["going", "interested", "waitlisted"]], "event": event],
@@ -190,7 +190,7 @@ struct EventRoutes: Sendable {
     }
 
     static func date(_ raw: String?, _ field: String) throws -> Date? {
-        guard let raw, !raw.isEmpty else { return nil }
+        guard let raw else { return nil }
         guard let date = RFC3339.parse(raw) else { throw APIError.validation(field: field, "must be an RFC 3339 time such as 2026-05-01T18:00:00Z") }
         return date
     }

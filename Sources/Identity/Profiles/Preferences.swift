@@ -42,13 +42,14 @@ public struct Preferences: Sendable, Codable, Equatable {
         let theme: Theme?
         let notifications: [String: Bool]?
 
+        /// `null` is the same as leaving a field out: it keeps the current value.
         static let schema: JSONValue = [
             "type": "object",
             "properties": [
-                "language": ["type": "string", "pattern": "^[a-z]{2,3}(-[A-Z]{2})?$"],
-                "timeZone": ["type": "string"],
-                "theme": ["type": "string", "enum": .array(Theme.allCases.map { .string($0.rawValue) })],
-                "notifications": ["type": "object", "additionalProperties": ["type": "boolean"]],
+                "language": ["type": ["string", "null"], "pattern": "^[a-z]{2,3}(-[A-Z]{2})?$"],
+                "timeZone": ["type": ["string", "null"]],
+                "theme": ["type": ["string", "null"], "enum": .array(Theme.allCases.map { .string($0.rawValue) } + [.null])],
+                "notifications": ["type": ["object", "null"], "additionalProperties": ["type": "boolean"]],
             ],
         ]
     }

@@ -46,9 +46,19 @@ public struct Location: Sendable, Codable, Equatable {
         ],
     ]
 
+    /// What a profile edit sends: any of the three (null or left out means none).
+    static let inputSchema: JSONValue = [
+        "type": "object",
+        "properties": [
+            "city": ["type": ["string", "null"], "minLength": 1, "maxLength": 100],
+            "latitude": ["type": ["number", "null"], "minimum": -90, "maximum": 90],
+            "longitude": ["type": ["number", "null"], "minimum": -180, "maximum": 180],
+        ],
+    ]
+
     var problems: [FieldProblem] {
         var problems: [FieldProblem] = []
-        if let city, city.trimmingCharacters(in: .whitespaces).isEmpty || city.count > 100 {
+        if let city, city.trimmingCharacters(in: .whitespaces).isEmpty || city.codePointCount > 100 {
             problems.append(FieldProblem(field: "location.city", problem: "must be 1–100 characters"))
         }
         if (latitude == nil) != (longitude == nil) {

@@ -23,7 +23,7 @@ struct UserRoutes: Sendable {
         let id = APIOperation.Parameter.path("id", "The user's id, or `me`.")
         let profile: JSONValue = ["$ref": "#/components/schemas/Profile"]
         let preferences: JSONValue = ["$ref": "#/components/schemas/Preferences"]
-        let visibility = Visibility.schema
+        let nullableVisibility: JSONValue = ["type": ["string", "null"], "enum": .array(Visibility.allCases.map { .string($0.rawValue) } + [.null])]
 
         users.get("/{id}", APIOperation(
             "getUser", summary: "A user's public card.", tags: tags, parameters: [id],
@@ -40,13 +40,13 @@ struct UserRoutes: Sendable {
             requestBody: [
                 "type": "object",
                 "properties": [
-                    "username": ["type": "string", "minLength": 3, "maxLength": 30, "pattern": "^[A-Za-z0-9._-]+$"],
+                    "username": ["type": ["string", "null"], "minLength": 3, "maxLength": 30, "pattern": "^[A-Za-z0-9._-]+$", "description": "null keeps it."],
                     "displayName": ["type": ["string", "null"], "minLength": 1, "maxLength": 50],
                     "bio": ["type": ["string", "null"], "maxLength": 500],
-                    "interests": ["type": "array", "maxItems": 20, "items": ["type": "string", "minLength": 1, "maxLength": 40]],
-                    "location": ["oneOf": [["$ref": "#/components/schemas/Location"], ["type": "null"]]],
+                    "interests": ["type": ["array", "null"], "maxItems": 20, "items": ["type": "string", "minLength": 1, "maxLength": 40], "description": "null keeps them."],
+                    "location": ["oneOf": [Location.inputSchema, ["type": "null"]]],
                     "avatarUrl": ["type": ["string", "null"], "format": "uri", "maxLength": 2048],
-                    "privacy": ["type": "object", "properties": ["email": visibility, "location": visibility, "attendedEvents": visibility]],
+                    "privacy": ["type": ["object", "null"], "properties": ["email": nullableVisibility, "location": nullableVisibility, "attendedEvents": nullableVisibility]],
                 ],
             ],
             responses: [.json(200, "The profile as you now see it.", schema: profile), .error(403, "Not your profile."), .error(404, "No such user."),
@@ -79,7 +79,7 @@ struct UserRoutes: Sendable {
             tags: tags, parameters: [id],
             requestBody: [
                 "type": "object", "required": ["password"],
-                "properties": ["password": ["type": "string"], "code": ["type": "string", "description": "Needed when two-factor sign-in is on."]],
+                "properties": ["password": ["type": "string"], "code": ["type": ["string", "null"], "description": "Needed when two-factor sign-in is on."]],
             ],
             responses: [.noContent("Deleted."), .error(403, "Wrong password, or not your account."), .error(422, "The 2FA code is missing or wrong.")],
             security: IdentityRouting.bearer)

@@ -112,18 +112,18 @@ extension IdentityService {
         var result = profile
         var problems: [FieldProblem] = []
         result.displayName = update.displayName.applied(to: profile.displayName)?.trimmingCharacters(in: .whitespaces)
-        if let name = result.displayName, name.isEmpty || name.count > 50 {
+        if let name = result.displayName, name.isEmpty || name.codePointCount > 50 {
             problems.append(FieldProblem(field: "displayName", problem: "must be 1–50 characters"))
         }
         result.bio = update.bio.applied(to: profile.bio)
-        if let bio = result.bio, bio.count > 500 {
+        if let bio = result.bio, bio.codePointCount > 500 {
             problems.append(FieldProblem(field: "bio", problem: "must be at most 500 characters"))
         }
         if let interests = update.interests {
             var seen = Set<String>()
             result.interests = interests.map { $0.trimmingCharacters(in: .whitespaces) }.filter { seen.insert($0.lowercased()).inserted }
             if result.interests.count > 20 { problems.append(FieldProblem(field: "interests", problem: "at most 20")) }
-            for (index, interest) in result.interests.enumerated() where interest.isEmpty || interest.count > 40 {
+            for (index, interest) in result.interests.enumerated() where interest.isEmpty || interest.codePointCount > 40 {
                 problems.append(FieldProblem(field: "interests[\(index)]", problem: "must be 1–40 characters"))
             }
         }
