@@ -7,7 +7,35 @@ enum EventsMigrations {
         Migration(1, "create_events",
             sqlite: tables(timestamp: "REAL", double: "REAL", json: "TEXT") + sqliteIndexes + seedCategories,
             postgres: tables(timestamp: "TIMESTAMPTZ", double: "DOUBLE PRECISION", json: "TEXT") + postgresIndexes + seedCategories),
+        Migration(2, "create_likes_and_comments",
+            sqlite: social(timestamp: "REAL"), postgres: social(timestamp: "TIMESTAMPTZ")),
     ]
+
+    private static func social(timestamp: String) -> [String] {
+        [
+            "ALTER TABLE events ADD COLUMN like_count INTEGER NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE event_likes (
+                event_id TEXT NOT NULL REFERENCES events (id),
+                user_id TEXT NOT NULL,
+                created_at \(timestamp) NOT NULL,
+                PRIMARY KEY (event_id, user_id)
+            )
+            """,
+            """
+            CREATE TABLE event_comments (
+                id TEXT PRIMARY KEY,
+                event_id TEXT NOT NULL REFERENCES events (id),
+                author_id TEXT NOT NULL,
+                body TEXT NOT NULL,
+                created_at \(timestamp) NOT NULL,
+                deleted_at \(timestamp),
+                deleted_by TEXT
+            )
+            """,
+            "CREATE INDEX event_comments_event_idx ON event_comments (event_id, id)",
+        ]
+    }
 
     private static func tables(timestamp: String, double: String, json: String) -> [String] {
         [

@@ -18,5 +18,6 @@ public struct EventsModule: FlowModule {
     public func registerRoutes(on api: DocumentedRouter<FlowRequestContext>) {
         EventRoutes(service: service).register(on: api)
         PlaceRoutes(service: service).register(on: api)
+        SocialRoutes(service: service).register(on: api)
     }
 }

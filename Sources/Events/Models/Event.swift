@@ -48,6 +48,7 @@ struct EventRecord: Sendable {
     var goingCount: Int
     var interestedCount: Int
     var waitlistCount: Int
+    var likeCount: Int
     var visibility: EventVisibility
     var status: EventStatus
     let createdAt: Date
@@ -77,6 +78,7 @@ public struct EventView: Sendable, Codable, Equatable {
     public let goingCount: Int
     public let interestedCount: Int
     public let waitlistCount: Int
+    public let likeCount: Int
     @ExplicitNull public var spotsLeft: Int?
     public let visibility: EventVisibility
     public let status: EventStatus
@@ -85,6 +87,8 @@ public struct EventView: Sendable, Codable, Equatable {
     @ExplicitNull public var cancelledAt: Date?
     /// The caller's attendance (`going`, `interested`, `waitlisted`), or null.
     @ExplicitNull public var myAttendance: String?
+    /// Whether the caller likes the event (false when signed out).
+    public let likedByMe: Bool
     /// Kilometres from the searched point (nearby search only).
     @ExplicitNull public var distanceKm: Double?
 
@@ -101,12 +105,12 @@ public struct EventView: Sendable, Codable, Equatable {
             "type": ["type": "string", "enum": .array(EventKind.allCases.map { .string($0.rawValue) })],
             "meetingUrl": nullableString, "meetingProvider": nullableString,
             "capacity": ["type": ["integer", "null"]], "goingCount": ["type": "integer"], "interestedCount": ["type": "integer"],
-            "waitlistCount": ["type": "integer"], "spotsLeft": ["type": ["integer", "null"]],
+            "waitlistCount": ["type": "integer"], "likeCount": ["type": "integer"], "spotsLeft": ["type": ["integer", "null"]],
             "visibility": ["type": "string", "enum": .array(EventVisibility.allCases.map { .string($0.rawValue) })],
             "status": ["type": "string", "enum": .array(EventStatus.allCases.map { .string($0.rawValue) })],
             "createdAt": dateTime, "updatedAt": dateTime, "cancelledAt": ["type": ["string", "null"], "format": "date-time"],
             "myAttendance": ["type": ["string", "null"], "enum": ["going", "interested", "waitlisted", nil]],
-            "distanceKm": ["type": ["number", "null"]],
+            "distanceKm": ["type": ["number", "null"]], "likedByMe": ["type": "boolean"],
         ]
         return ["type": "object", "required": .array(properties.keys.sorted().map { .string($0) }), "properties": .object(properties)]
     }()

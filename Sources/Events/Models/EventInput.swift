@@ -121,7 +121,7 @@ public struct EventInput: Decodable, Sendable {
             address: location?.address, latitude: location?.latitude, longitude: location?.longitude,
             startsAt: startsAt, endsAt: endsAt, timeZone: timeZone, kind: kind, meetingURL: meetingURL, meetingProvider: meetingProvider,
             capacity: capacity, goingCount: current?.goingCount ?? 0, interestedCount: current?.interestedCount ?? 0,
-            waitlistCount: current?.waitlistCount ?? 0, visibility: visibility, status: status,
+            waitlistCount: current?.waitlistCount ?? 0, likeCount: current?.likeCount ?? 0, visibility: visibility, status: status,
             createdAt: current?.createdAt ?? now, updatedAt: now, cancelledAt: current?.cancelledAt)
     }
 }

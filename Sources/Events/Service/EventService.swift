@@ -10,6 +10,7 @@ public struct EventService: Sendable {
     let store = EventStore()
     let attendance = AttendanceStore()
     let discovery = DiscoveryStore()
+    let social = SocialStore()
     let publisher: EventPublisher
     let audit = AuditTrail()
     let logger: Logger
@@ -130,7 +131,11 @@ public struct EventService: Sendable {
     func views(_ events: [EventRecord], for viewer: AuthenticatedUser?, on sql: any SQLDatabase, distances: [String: Double] = [:]) async throws -> [EventView] {
         let venues = try await store.venues(ids: Set(events.compactMap(\.venueId)), on: sql)
         var mine: [String: AttendanceStatus] = [:]
-        if let viewer { mine = try await attendance.statuses(eventIds: events.map(\.id), userId: viewer.id, on: sql) }
+        var liked: Set<String> = []
+        if let viewer {
+            mine = try await attendance.statuses(eventIds: events.map(\.id), userId: viewer.id, on: sql)
+            liked = try await social.liked(eventIds: events.map(\.id), userId: viewer.id, on: sql)
+        }
         return events.map { event in
             let status = mine[event.id]
             let insider = viewer.map { $0.id == event.organizerId || $0.has(Permission.editEvent) } == true || status == .going
@@ -140,9 +145,9 @@ public struct EventService: Sendable {
                 location: event.venueId == nil ? event.latitude.map { EventLocation(address: event.address, latitude: $0, longitude: event.longitude ?? 0) } : nil,
                 startsAt: event.startsAt, endsAt: event.endsAt, timeZone: event.timeZone, type: event.kind,
                 meetingUrl: insider ? event.meetingURL : nil, meetingProvider: event.meetingProvider, capacity: event.capacity,
-                goingCount: event.goingCount, interestedCount: event.interestedCount, waitlistCount: event.waitlistCount,
+                goingCount: event.goingCount, interestedCount: event.interestedCount, waitlistCount: event.waitlistCount, likeCount: event.likeCount,
                 spotsLeft: event.capacity.map { max(0, $0 - event.goingCount) }, visibility: event.visibility, status: event.status,
-                createdAt: event.createdAt, updatedAt: event.updatedAt, cancelledAt: event.cancelledAt, myAttendance: status?.rawValue,
+                createdAt: event.createdAt, updatedAt: event.updatedAt, cancelledAt: event.cancelledAt, myAttendance: status?.rawValue, likedByMe: liked.contains(event.id),
                 distanceKm: distances[event.id].map { ($0 * 100).rounded() / 100 })
         }
     }

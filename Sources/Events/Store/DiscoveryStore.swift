@@ -85,6 +85,15 @@ struct DiscoveryStore: Sendable {
         return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
     }
 
+    /// Published public events starting in [now, until), most attended and liked first.
+    func featuredCandidates(now: Date, until: Date, limit: Int, on sql: any SQLDatabase) async throws -> [EventRecord] {
+        try await sql.raw("""
+            SELECT \(unsafeRaw: EventStore.columns) FROM events e
+            WHERE e.status = 'published' AND e.visibility = 'public' AND e.starts_at >= \(bind: now) AND e.starts_at < \(bind: until)
+            ORDER BY e.going_count * 3 + e.interested_count + e.like_count * 2 DESC, e.id LIMIT \(bind: limit)
+            """).all().map(EventStore.event(from:))
+    }
+
     /// Published, public, not over (unless a range says otherwise), and the filters.
     static func conditions(_ filters: Filters, now: Date) -> SQLQueryString {
         var query: SQLQueryString = "e.status = 'published' AND e.visibility = 'public'"

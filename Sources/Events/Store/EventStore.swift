@@ -7,7 +7,7 @@ struct EventStore: Sendable {
     static let columns = """
         e.id, e.organizer_id, e.title, e.summary, e.description, e.category_id, e.tags, e.venue_id, e.address, e.latitude, e.longitude,
         e.starts_at, e.ends_at, e.time_zone, e.kind, e.meeting_url, e.meeting_provider, e.capacity, e.going_count, e.interested_count,
-        e.waitlist_count, e.visibility, e.status, e.created_at, e.updated_at, e.cancelled_at
+        e.waitlist_count, e.like_count, e.visibility, e.status, e.created_at, e.updated_at, e.cancelled_at
         """
 
     func insert(_ event: EventRecord, in tx: Transaction) async throws {
@@ -136,7 +136,7 @@ struct EventStore: Sendable {
             meetingProvider: try row.decode(column: "meeting_provider", as: String?.self),
             capacity: try row.decode(column: "capacity", as: Int?.self), goingCount: try row.decode(column: "going_count", as: Int.self),
             interestedCount: try row.decode(column: "interested_count", as: Int.self),
-            waitlistCount: try row.decode(column: "waitlist_count", as: Int.self),
+            waitlistCount: try row.decode(column: "waitlist_count", as: Int.self), likeCount: try row.decode(column: "like_count", as: Int.self),
             visibility: EventVisibility(rawValue: try row.decode(column: "visibility", as: String.self)) ?? .private,
             status: EventStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .draft,
             createdAt: try row.decode(column: "created_at", as: Date.self), updatedAt: try row.decode(column: "updated_at", as: Date.self),
