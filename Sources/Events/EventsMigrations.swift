@@ -9,7 +9,44 @@ enum EventsMigrations {
             postgres: tables(timestamp: "TIMESTAMPTZ", double: "DOUBLE PRECISION", json: "TEXT") + postgresIndexes + seedCategories),
         Migration(2, "create_likes_and_comments",
             sqlite: social(timestamp: "REAL"), postgres: social(timestamp: "TIMESTAMPTZ")),
+        Migration(3, "create_ticket_tiers",
+            sqlite: tickets(timestamp: "REAL"), postgres: tickets(timestamp: "TIMESTAMPTZ")),
     ]
+
+    private static func tickets(timestamp: String) -> [String] {
+        [
+            """
+            CREATE TABLE ticket_tiers (
+                id TEXT PRIMARY KEY,
+                event_id TEXT NOT NULL REFERENCES events (id),
+                name TEXT NOT NULL,
+                price_minor INTEGER NOT NULL CHECK (price_minor >= 0),
+                currency TEXT NOT NULL,
+                quantity INTEGER NOT NULL CHECK (quantity > 0),
+                reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+                sales_start \(timestamp),
+                sales_end \(timestamp),
+                created_at \(timestamp) NOT NULL,
+                CHECK (reserved <= quantity)
+            )
+            """,
+            "CREATE INDEX ticket_tiers_event_idx ON ticket_tiers (event_id, price_minor)",
+            """
+            CREATE TABLE ticket_reservations (
+                id TEXT PRIMARY KEY,
+                tier_id TEXT NOT NULL REFERENCES ticket_tiers (id),
+                event_id TEXT NOT NULL REFERENCES events (id),
+                user_id TEXT NOT NULL,
+                quantity INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 10),
+                status TEXT NOT NULL CHECK (status IN ('reserved', 'cancelled')),
+                created_at \(timestamp) NOT NULL,
+                cancelled_at \(timestamp)
+            )
+            """,
+            "CREATE INDEX ticket_reservations_user_idx ON ticket_reservations (user_id, id)",
+            "CREATE INDEX ticket_reservations_tier_idx ON ticket_reservations (tier_id)",
+        ]
+    }
 
     private static func social(timestamp: String) -> [String] {
         [

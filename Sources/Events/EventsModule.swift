@@ -19,5 +19,6 @@ public struct EventsModule: FlowModule {
         EventRoutes(service: service).register(on: api)
         PlaceRoutes(service: service).register(on: api)
         SocialRoutes(service: service).register(on: api)
+        TicketRoutes(service: service).register(on: api)
     }
 }

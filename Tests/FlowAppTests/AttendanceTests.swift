@@ -81,3 +81,49 @@ struct AttendanceTests {
         }
     }
 }
+
+@Suite("Events: ticket tiers")
+struct TicketTests {
+    @Test("12 buyers race for 5 tickets: 5 reservations, 7 sold out; cancelling puts tickets back; free/paid filter", arguments: TestEngine.allCases)
+    func noOverselling(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, server in
+            let ada = try await API.register(client, "ada@example.com", "ada")
+            let id = try #require(try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Gala"))["id"] as? String)
+            _ = try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Free picnic"))
+            let bad = try await API.send(client, .post, "/api/v1/events/\(id)/tickets", #"{"name":"VIP","priceMinor":-1,"currency":"EURO","quantity":0}"#, token: ada.token)
+            #expect(bad.status == .unprocessableContent)
+            let tier = try await API.send(client, .post, "/api/v1/events/\(id)/tickets", #"{"name":"Standard","priceMinor":2500,"currency":"EUR","quantity":5}"#, token: ada.token)
+            #expect(tier.status == .created, "\(tier.text)")
+            let tierId = try #require(tier.json["id"] as? String)
+            var buyers: [(token: String, id: String)] = []
+            for index in 0..<12 { buyers.append(try await API.register(client, "b\(index)@example.com", "buyer\(index)")) }
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for buyer in buyers {
+                    group.addTask {
+                        try await API.send(client, .post, "/api/v1/events/\(id)/reservations", #"{"tierId":"\#(tierId)"}"#, token: buyer.token).status.code
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 5 && statuses.filter { $0 == 409 }.count == 7, "\(statuses)")
+            #expect(try await API.count(server, "SELECT COUNT(*) AS n FROM ticket_reservations WHERE status = 'reserved'") == 5)
+            let tiers = try await API.send(client, .get, "/api/v1/events/\(id)/tickets").json["items"] as? [[String: Any]] ?? []
+            #expect(tiers.first?["remaining"] as? Int == 0 && tiers.first?["onSale"] as? Bool == false)
+
+            var holder: (token: String, id: String)?
+            for buyer in buyers where holder == nil {
+                if (try await API.send(client, .get, "/api/v1/events/\(id)/reservations", token: buyer.token).json["items"] as? [Any])?.isEmpty == false { holder = buyer }
+            }
+            let owner = try #require(holder)
+            let mine = try #require((try await API.send(client, .get, "/api/v1/events/\(id)/reservations", token: owner.token).json["items"] as? [[String: Any]])?.first)
+            #expect(mine["totalMinor"] as? Int == 2500 && mine["currency"] as? String == "EUR")
+            #expect(try await API.send(client, .delete, "/api/v1/events/\(id)/reservations/\(mine["id"] as! String)", token: ada.token).status == .notFound)
+            #expect(try await API.send(client, .delete, "/api/v1/events/\(id)/reservations/\(mine["id"] as! String)", token: owner.token).status == .noContent)
+            #expect(try await API.send(client, .post, "/api/v1/events/\(id)/reservations", #"{"tierId":"\#(tierId)","quantity":2}"#, token: ada.token).status == .conflict)
+            #expect(try await API.send(client, .post, "/api/v1/events/\(id)/reservations", #"{"tierId":"\#(tierId)"}"#, token: ada.token).status == .created)
+
+            #expect(DiscoveryTests.titles(try await API.send(client, .get, "/api/v1/events?free=false")) == ["Gala"])
+            #expect(DiscoveryTests.titles(try await API.send(client, .get, "/api/v1/events?free=true")) == ["Free picnic"])
+        }
+    }
+}

@@ -168,6 +168,7 @@ struct EventRoutes: Sendable {
         .query("to", "Events starting before (RFC 3339).", schema: ["type": "string", "format": "date-time"]),
         .query("type", "physical, virtual or hybrid.", schema: ["type": "string", "enum": ["physical", "virtual", "hybrid"]]),
         .query("organizer", "An organizer's user id."),
+        .query("free", "true: events without paid tickets; false: events with paid tickets.", schema: ["type": "boolean"]),
     ]
 
     static func discoveryQuery(_ request: Request) throws -> EventService.DiscoveryQuery {
@@ -186,6 +187,13 @@ struct EventRoutes: Sendable {
             query.kind = kind
         }
         query.organizerId = parameters["organizer"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        if let raw = parameters["free"] {
+            switch raw {
+            case "true": query.free = true
+            case "false": query.free = false
+            default: throw APIError.validation(field: "free", "must be true or false")
+            }
+        }
         return query
     }
 

@@ -12,6 +12,7 @@ extension EventService {
         public var to: Date?
         public var kind: EventKind?
         public var organizerId: String?
+        public var free: Bool?
 
         public init() {}
     }
@@ -62,7 +63,7 @@ extension EventService {
 
     private func filters(_ query: DiscoveryQuery, on sql: any SQLDatabase) async throws -> DiscoveryStore.Filters {
         var filters = DiscoveryStore.Filters(tags: query.tags?.map { $0.lowercased() }, from: query.from, to: query.to, kind: query.kind,
-                                             organizerId: query.organizerId)
+                                             organizerId: query.organizerId, free: query.free)
         if let categoryId = query.categoryId {
             // A category includes its subcategories.
             let all = try await store.categories(on: sql)

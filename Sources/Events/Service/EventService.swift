@@ -11,6 +11,7 @@ public struct EventService: Sendable {
     let attendance = AttendanceStore()
     let discovery = DiscoveryStore()
     let social = SocialStore()
+    let tickets = TicketStore()
     let publisher: EventPublisher
     let audit = AuditTrail()
     let logger: Logger

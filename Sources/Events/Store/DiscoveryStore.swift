@@ -13,6 +13,8 @@ struct DiscoveryStore: Sendable {
         var to: Date?
         var kind: EventKind?
         var organizerId: String?
+        /// true: no paid ticket tier; false: at least one.
+        var free: Bool?
     }
 
     /// Upcoming (or in the given range) published public events, by start time.
@@ -103,6 +105,10 @@ struct DiscoveryStore: Sendable {
         if let organizer = filters.organizerId { query += " AND e.organizer_id = \(bind: organizer)" }
         if let categories = filters.categoryIds, !categories.isEmpty {
             query += " AND e.category_id IN (\(SQLList(categories.map { SQLBind($0) })))"
+        }
+        if let free = filters.free {
+            query += free ? " AND NOT EXISTS" : " AND EXISTS"
+            query += " (SELECT 1 FROM ticket_tiers t WHERE t.event_id = e.id AND t.price_minor > 0)"
         }
         if let tags = filters.tags, !tags.isEmpty {
             query += " AND e.id IN (SELECT event_id FROM event_tags WHERE tag IN (\(SQLList(tags.map { SQLBind($0) }))))"
