@@ -11,7 +11,14 @@ enum EventsMigrations {
             sqlite: social(timestamp: "REAL"), postgres: social(timestamp: "TIMESTAMPTZ")),
         Migration(3, "create_ticket_tiers",
             sqlite: tickets(timestamp: "REAL"), postgres: tickets(timestamp: "TIMESTAMPTZ")),
+        Migration(4, "create_calendar_feeds",
+            sqlite: [Self.calendarFeeds(timestamp: "REAL")], postgres: [Self.calendarFeeds(timestamp: "TIMESTAMPTZ")]),
     ]
+
+    /// One secret feed address per user (stored hashed); making a new one retires the old.
+    private static func calendarFeeds(timestamp: String) -> String {
+        "CREATE TABLE calendar_feeds (user_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, created_at \(timestamp) NOT NULL)"
+    }
 
     private static func tickets(timestamp: String) -> [String] {
         [

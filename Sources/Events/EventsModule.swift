@@ -10,7 +10,8 @@ public struct EventsModule: FlowModule {
         for event in [EventCreated.self, EventUpdated.self, EventCancelled.self, AttendanceChanged.self, WaitlistPromoted.self] as [any DomainEvent.Type] {
             bus.register(event)
         }
-        service = EventService(database: context.database, publisher: bus.publisher(producer: "events"), logger: context.logger)
+        service = EventService(database: context.database, publisher: bus.publisher(producer: "events"), publicURL: context.config.publicURL,
+                               logger: context.logger)
     }
 
     public var migrations: [Migration] { EventsMigrations.all }
@@ -20,5 +21,6 @@ public struct EventsModule: FlowModule {
         PlaceRoutes(service: service).register(on: api)
         SocialRoutes(service: service).register(on: api)
         TicketRoutes(service: service).register(on: api)
+        CalendarRoutes(service: service).register(on: api)
     }
 }

@@ -66,3 +66,31 @@ struct EventSocialTests {
         }
     }
 }
+
+@Suite("Events: iCalendar")
+struct CalendarTests {
+    @Test("an event's .ics is RFC 5545 text in its time zone; the feed lists what I attend", arguments: TestEngine.allCases)
+    func icalendar(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, _ in
+            let ada = try await API.register(client, "ada@example.com", "ada")
+            let bob = try await API.register(client, "bob@example.com", "bob")
+            let id = try #require(try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Fado; night, live", extra: #","description":"Bring friends\nand voices""#))["id"] as? String)
+            let ics = try await API.send(client, .get, "/api/v1/events/\(id).ics")
+            #expect(ics.status == .ok && ics.headers[.contentType]?.hasPrefix("text/calendar") == true, "\(ics.text)")
+            #expect(ics.text.hasPrefix("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n") && ics.text.hasSuffix("END:VCALENDAR\r\n"))
+            #expect(ics.text.contains("TZID:Europe/Lisbon") && ics.text.contains("DTSTART;TZID=Europe/Lisbon:"))
+            #expect(ics.text.contains(#"SUMMARY:Fado\; night\, live"#) && ics.text.contains(#"DESCRIPTION:Bring friends\nand voices"#))
+            #expect(ics.text.split(separator: "\r\n").allSatisfy { $0.utf8.count <= 75 })
+            #expect(try await API.send(client, .get, "/api/v1/events/\(id)").json["id"] as? String == id, "the plain route still answers")
+
+            let feed = try await API.send(client, .post, "/api/v1/calendar/feed", token: bob.token)
+            #expect(feed.status == .created)
+            let token = try #require(feed.json["token"] as? String)
+            #expect(!(try await API.send(client, .get, "/api/v1/calendar/\(token).ics").text.contains("BEGIN:VEVENT")))
+            _ = try await API.send(client, .post, "/api/v1/events/\(id)/attend", token: bob.token)
+            #expect(try await API.send(client, .get, "/api/v1/calendar/\(token).ics").text.contains("UID:\(id)@flow"))
+            _ = try await API.send(client, .post, "/api/v1/calendar/feed", token: bob.token)
+            #expect(try await API.send(client, .get, "/api/v1/calendar/\(token).ics").status == .notFound, "a new address retires the old")
+        }
+    }
+}

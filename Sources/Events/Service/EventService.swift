@@ -12,8 +12,11 @@ public struct EventService: Sendable {
     let discovery = DiscoveryStore()
     let social = SocialStore()
     let tickets = TicketStore()
+    let calendars = CalendarStore()
     let publisher: EventPublisher
     let audit = AuditTrail()
+    /// Where users reach Flow, for addresses handed out (calendar feeds).
+    let publicURL: String
     let logger: Logger
 
     // MARK: Events

@@ -1,0 +1,70 @@
+import FlowKit
+import Foundation
+import SQLKit
+
+/// iCalendar exports: one event, and a secret per-user feed of the events they attend.
+extension EventService {
+    static let feedSize = 500
+
+    public func icalendar(eventId: String, viewer: AuthenticatedUser?) async throws -> String {
+        try await database.read { sql in
+            guard let event = try await store.event(id: eventId, on: sql), try await canSee(event, viewer, on: sql) else {
+                throw APIError.notFound("No event has this id.")
+            }
+            var writer = ICalendarWriter(name: event.title)
+            let going = try await viewer.asyncMap { try await attendance.status(eventId: eventId, userId: $0.id, on: sql) } == .going
+            let insider = viewer.map { $0.id == event.organizerId || $0.has(Permission.editEvent) } == true || going
+            writer.add(try await calendarEntry(event, revealMeeting: insider, on: sql))
+            return writer.document()
+        }
+    }
+
+    public struct CalendarFeed: Sendable, Codable {
+        /// Subscribe to this address in a calendar app. It is a secret: anyone with it sees the list.
+        public let url: String
+        public let token: String
+    }
+
+    /// Makes (or replaces) the caller's feed address; the old address stops working.
+    public func createCalendarFeed(for user: AuthenticatedUser) async throws -> CalendarFeed {
+        let token = SecretToken.make()
+        try await database.transaction { tx in
+            try await calendars.replaceFeed(userId: user.id, tokenHash: SecretToken.hash(token), now: Date(), in: tx)
+        }
+        return CalendarFeed(url: "\(publicURL)/api/v1/calendar/\(token).ics", token: token)
+    }
+
+    public func calendarFeed(token: String) async throws -> String {
+        try await database.read { sql in
+            guard let owner = try await calendars.feedOwner(tokenHash: SecretToken.hash(token), on: sql) else {
+                throw APIError.notFound("No calendar feed has this address (it may have been replaced).")
+            }
+            let events = try await calendars.attendedEvents(userId: owner, since: Date().addingTimeInterval(-30 * 86_400), limit: Self.feedSize, on: sql)
+            var writer = ICalendarWriter(name: "Flow: my events")
+            for (event, going) in events { writer.add(try await calendarEntry(event, revealMeeting: going, on: sql)) }
+            return writer.document()
+        }
+    }
+
+    /// The meeting link goes only to people who may see it in the API (organizer, people going).
+    func calendarEntry(_ event: EventRecord, revealMeeting: Bool, on sql: any SQLDatabase) async throws -> ICalendarWriter.Event {
+        let venue = try await event.venueId.asyncMap { try await store.venue(id: $0, on: sql) } ?? nil
+        let place = venue.map { "\($0.name), \($0.address)" } ?? event.address ?? (event.kind == .virtual ? "Online" : nil)
+        return ICalendarWriter.Event(
+            uid: "\(event.id)@flow", start: event.startsAt, end: event.endsAt, timeZone: TimeZone(identifier: event.timeZone) ?? .gmt,
+            summary: event.title, description: [event.summary, event.description].compactMap { $0 }.joined(separator: "\n\n").nilIfEmpty,
+            location: place, latitude: event.latitude, longitude: event.longitude, url: revealMeeting ? event.meetingURL : nil,
+            cancelled: event.status == .cancelled, categories: event.tags, created: event.createdAt, modified: event.updatedAt)
+    }
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}
