@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(
             name: "flow",
             dependencies: [
-                "FlowApp", "FlowKit", "Bus", "Identity",
+                "FlowApp", "FlowKit", "Bus", "Identity", "Events",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

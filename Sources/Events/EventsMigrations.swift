@@ -13,6 +13,11 @@ enum EventsMigrations {
             sqlite: tickets(timestamp: "REAL"), postgres: tickets(timestamp: "TIMESTAMPTZ")),
         Migration(4, "create_calendar_feeds",
             sqlite: [Self.calendarFeeds(timestamp: "REAL")], postgres: [Self.calendarFeeds(timestamp: "TIMESTAMPTZ")]),
+        // FTS5's `rank` becomes bm25 weighted by column (title, summary, description, tags), so
+        // `ORDER BY rank` ranks inside the index. PostgreSQL weighs with setweight instead.
+        Migration(5, "weight_search_rank",
+            sqlite: ["INSERT INTO events_fts (events_fts, rank) VALUES ('rank', 'bm25(10.0, 4.0, 1.0, 6.0)')"],
+            postgres: ["SELECT 1"]),
     ]
 
     /// One secret feed address per user (stored hashed); making a new one retires the old.

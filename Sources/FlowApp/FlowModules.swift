@@ -11,6 +11,7 @@ public struct FlowModules: Sendable {
     public let bus: EventBus
     public let identity: IdentityService
     public let mailbox: DevMailbox
+    public let events: EventService
 
     /// Throws ``ConfigError`` when a domain's settings cannot be used (an unreadable key file).
     public static func build(_ context: ModuleContext) async throws -> FlowModules {
@@ -20,6 +21,6 @@ public struct FlowModules: Sendable {
         let identity = try await IdentityModule.make(context: context, bus: busModule.bus, mailer: mailbox)
         let events = EventsModule(context: context, bus: busModule.bus)
         return FlowModules(all: [PlatformModule(context: context, mailbox: mailbox), busModule, identity, events], bus: busModule.bus,
-                           identity: identity.service, mailbox: mailbox)
+                           identity: identity.service, mailbox: mailbox, events: events.service)
     }
 }

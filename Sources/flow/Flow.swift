@@ -8,5 +8,5 @@ struct Flow: AsyncParsableCommand {
         abstract: "Flow: event discovery and social meet-ups, in one server.",
         discussion: "Configuration comes from FLOW_* environment variables and an optional JSON file (--config); `flow config --keys` lists every key.",
         version: FlowVersion.current,
-        subcommands: [ServeCommand.self, MigrateCommand.self, BusCommand.self, UsersCommand.self, MailboxCommand.self, ConfigCommand.self])
+        subcommands: [ServeCommand.self, MigrateCommand.self, BusCommand.self, UsersCommand.self, SeedCommand.self, MailboxCommand.self, ConfigCommand.self])
 }

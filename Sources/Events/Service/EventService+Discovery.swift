@@ -42,22 +42,28 @@ extension EventService {
         let center = Coordinate(latitude: latitude, longitude: longitude)
         return try await database.read { sql in
             let filters = try await filters(query, on: sql)
-            let found = try await discovery.nearby(center: center, box: BoundingBox(around: center, radiusKm: radiusKm), filters, now: Date(),
-                                                   page: page, on: sql)
-            // The box's corners lie outside the circle; ranked by distance, they come last.
-            var distances: [String: Double] = [:]
-            var proximity: [String: Double] = [:]
-            var inside: [EventRecord] = []
-            for (event, rank) in found {
-                let distance = Geo.distanceKm(center, Coordinate(latitude: event.latitude ?? 0, longitude: event.longitude ?? 0))
-                guard distance <= radiusKm else { break }
-                distances[event.id] = distance
-                proximity[event.id] = rank
-                inside.append(event)
+            let now = Date()
+            // Search a small box first and widen it fourfold until it holds a full page: the
+            // nearest events inside a circle are the nearest overall, so the last (largest) box
+            // holds about a page of rows instead of every event within the radius.
+            let wanted = page.limit + 1
+            var reach = min(radiusKm, max(radiusKm / 64, 0.25))
+            var inside: [(EventRecord, rank: Double, distance: Double)] = []
+            while true {
+                let found = try await discovery.nearby(center: center, box: BoundingBox(around: center, radiusKm: reach), filters, now: now,
+                                                       page: PageRequest(limit: wanted - 1, after: page.after), on: sql)
+                inside = found.compactMap { event, rank in
+                    let distance = Geo.distanceKm(center, Coordinate(latitude: event.latitude ?? 0, longitude: event.longitude ?? 0))
+                    return distance <= reach ? (event, rank, distance) : nil
+                }
+                if inside.count >= wanted || reach >= radiusKm { break }
+                reach = min(radiusKm, reach * 4)
             }
-            let views = try await views(inside, for: viewer, on: sql, distances: distances)
-            let more = inside.count == found.count
-            return Page(fetched: more ? views : Array(views.prefix(page.limit)), limit: page.limit) { ["\(proximity[$0.id] ?? 0)", $0.id] }
+            let events = inside.map(\.0)
+            let distances = Dictionary(uniqueKeysWithValues: inside.map { ($0.0.id, $0.distance) })
+            let ranks = Dictionary(uniqueKeysWithValues: inside.map { ($0.0.id, $0.rank) })
+            let views = try await views(events, for: viewer, on: sql, distances: distances)
+            return Page(fetched: views, limit: page.limit) { ["\(ranks[$0.id] ?? 0)", $0.id] }
         }
     }
 

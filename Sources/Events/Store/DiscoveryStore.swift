@@ -30,23 +30,40 @@ struct DiscoveryStore: Sendable {
     }
 
     /// Events matching the words of `text`, best first. `relevance`: lower is better.
+    ///
+    /// SQLite: FTS5 ranks inside its own index (`ORDER BY rank`, weighted bm25 set by the
+    /// migration) and only the best `candidates` rows are joined to `events` and filtered; when
+    /// filters leave less than a page, the candidate window grows eightfold until the matches
+    /// run out. PostgreSQL: the GIN index finds the matches and `ts_rank` orders them.
     func search(_ text: String, _ filters: Filters, now: Date, page: PageRequest, on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
-        let postgres = sql.dialect.name == "postgresql"
-        var inner: SQLQueryString
-        if postgres {
-            inner = """
+        if sql.dialect.name == "postgresql" {
+            var inner: SQLQueryString = """
                 SELECT \(unsafeRaw: EventStore.columns), -ts_rank(e.search, websearch_to_tsquery('english', \(bind: text))) AS relevance
                 FROM events e WHERE e.search @@ websearch_to_tsquery('english', \(bind: text)) AND
                 """
-        } else {
-            guard let match = Self.ftsQuery(text) else { return [] }
-            // bm25 weights per column: title, summary, description, tags.
-            inner = """
-                SELECT \(unsafeRaw: EventStore.columns), bm25(events_fts, 10.0, 4.0, 1.0, 6.0) AS relevance
-                FROM events_fts JOIN events e ON e.rowid = events_fts.rowid WHERE events_fts MATCH \(bind: match) AND
-                """
+            inner += " " + Self.conditions(filters, now: now)
+            return try await ranked(inner, page: page, on: sql)
         }
-        inner += " " + Self.conditions(filters, now: now)
+        guard let match = Self.ftsQuery(text) else { return [] }
+        var candidates = (page.limit + 1) * 8
+        while true {
+            var inner: SQLQueryString = """
+                SELECT \(unsafeRaw: EventStore.columns), f.rank AS relevance
+                FROM (SELECT rowid, rank FROM events_fts WHERE events_fts MATCH \(bind: match) ORDER BY rank LIMIT \(bind: candidates)) AS f
+                CROSS JOIN events e ON e.rowid = f.rowid WHERE
+                """
+            inner += " " + Self.conditions(filters, now: now)
+            let found = try await ranked(inner, page: page, on: sql)
+            if found.count > page.limit { return found }
+            let matches = try await sql.raw("""
+                SELECT COUNT(*) AS n FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH \(bind: match) LIMIT \(bind: candidates + 1)) AS m
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+            if matches <= candidates { return found }
+            candidates *= 8
+        }
+    }
+
+    private func ranked(_ inner: SQLQueryString, page: PageRequest, on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
         var query: SQLQueryString = "SELECT * FROM (" + inner + ") AS ranked WHERE 1 = 1"
         if let after = page.after, after.count == 2, let relevance = Double(after[0]) {
             query += " AND (relevance > \(bind: relevance) OR (relevance = \(bind: relevance) AND id > \(bind: after[1])))"
@@ -74,7 +91,7 @@ struct DiscoveryStore: Sendable {
                 """
         } else {
             inner += """
-                FROM events_geo g JOIN events e ON e.rowid = g.id WHERE g.min_lat >= \(bind: box.minLatitude) AND g.max_lat <= \(bind: box.maxLatitude)
+                FROM events_geo g CROSS JOIN events e ON e.rowid = g.id WHERE g.min_lat >= \(bind: box.minLatitude) AND g.max_lat <= \(bind: box.maxLatitude)
                 AND g.min_lng >= \(bind: box.minLongitude) AND g.max_lng <= \(bind: box.maxLongitude) AND
                 """
         }

@@ -24,6 +24,34 @@ struct EventStore: Sendable {
         try await replaceTags(eventId: event.id, tags: event.tags, in: tx)
     }
 
+    /// Inserts many events with one multi-row INSERT per 500 (seeding and imports). Publishes nothing.
+    func insertBatch(_ events: [EventRecord], in tx: Transaction) async throws {
+        for chunk in stride(from: 0, to: events.count, by: 500).map({ events[$0..<min($0 + 500, events.count)] }) {
+            let rows = chunk.map { event -> SQLQueryString in
+                """
+                (\(bind: event.id), \(bind: event.organizerId), \(bind: event.title), \(bind: event.summary), \(bind: event.description),
+                 \(bind: event.categoryId), \(bind: Self.json(event.tags)), \(bind: event.venueId), \(bind: event.address), \(bind: event.latitude),
+                 \(bind: event.longitude), \(bind: event.startsAt), \(bind: event.endsAt), \(bind: event.timeZone), \(bind: event.kind.rawValue),
+                 \(bind: event.meetingURL), \(bind: event.meetingProvider), \(bind: event.capacity), \(bind: event.visibility.rawValue),
+                 \(bind: event.status.rawValue), \(bind: event.createdAt), \(bind: event.updatedAt))
+                """
+            }
+            var query: SQLQueryString = """
+                INSERT INTO events (id, organizer_id, title, summary, description, category_id, tags, venue_id, address, latitude, longitude,
+                                    starts_at, ends_at, time_zone, kind, meeting_url, meeting_provider, capacity, visibility, status,
+                                    created_at, updated_at) VALUES
+                """
+            for (index, row) in rows.enumerated() { query += (index == 0 ? " " : ", ") + row }
+            try await tx.sql.raw(query).run()
+            let tags = chunk.flatMap { event in event.tags.map { (event.id, $0) } }
+            if !tags.isEmpty {
+                var tagQuery: SQLQueryString = "INSERT INTO event_tags (event_id, tag) VALUES"
+                for (index, pair) in tags.enumerated() { tagQuery += (index == 0 ? " " : ", ") + "(\(bind: pair.0), \(bind: pair.1))" }
+                try await tx.sql.raw(tagQuery).run()
+            }
+        }
+    }
+
     func update(_ event: EventRecord, in tx: Transaction) async throws {
         try await tx.sql.raw("""
             UPDATE events SET title = \(bind: event.title), summary = \(bind: event.summary), description = \(bind: event.description),

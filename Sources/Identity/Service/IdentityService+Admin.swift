@@ -58,3 +58,17 @@ extension IdentityService {
         }
     }
 }
+
+extension IdentityService {
+    /// The account with this email, created (role user) if missing: for `flow seed`, which needs
+    /// organizers and attendees. Not an API operation: it skips sign-in.
+    public func ensureAccount(email: String, username: String, password: String) async throws -> AuthenticatedUser {
+        if let existing = try await database.read({ sql in try await store.account(email: email, on: sql) }), existing.deletedAt == nil {
+            return AuthenticatedUser(id: existing.id, email: existing.email, username: existing.username, role: existing.role.rawValue,
+                                     permissions: existing.role.permissions, sessionId: "")
+        }
+        let signedIn = try await register(email: email, username: username, password: password, client: Client(address: nil, userAgent: "flow seed"))
+        return AuthenticatedUser(id: signedIn.user.id, email: email, username: username, role: Role.user.rawValue,
+                                 permissions: Role.user.permissions, sessionId: signedIn.sessionId)
+    }
+}
