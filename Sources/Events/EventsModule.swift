@@ -6,12 +6,12 @@ public struct EventsModule: FlowModule {
     public let name = "events"
     public let service: EventService
 
-    public init(context: ModuleContext, bus: EventBus) {
+    public init(context: ModuleContext, bus: EventBus, privacy: any PrivacyPolicy) {
         for event in [EventCreated.self, EventUpdated.self, EventCancelled.self, AttendanceChanged.self, WaitlistPromoted.self] as [any DomainEvent.Type] {
             bus.register(event)
         }
-        service = EventService(database: context.database, publisher: bus.publisher(producer: "events"), publicURL: context.config.publicURL,
-                               logger: context.logger)
+        service = EventService(database: context.database, publisher: bus.publisher(producer: "events"), privacy: privacy,
+                               publicURL: context.config.publicURL, logger: context.logger)
     }
 
     public var migrations: [Migration] { EventsMigrations.all }

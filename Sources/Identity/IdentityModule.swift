@@ -33,6 +33,9 @@ public struct IdentityModule: FlowModule {
 
     public var migrations: [Migration] { IdentityMigrations.all }
 
+    /// What other domains ask about users' privacy.
+    public var privacy: any PrivacyPolicy { IdentityPrivacyPolicy(database: service.database) }
+
     public func registerRoutes(on api: DocumentedRouter<FlowRequestContext>) {
         AuthRoutes(service: service, limits: limits).register(on: api)
         TwoFactorRoutes(service: service, limits: limits).register(on: api)

@@ -82,6 +82,31 @@ struct AttendanceTests {
     }
 }
 
+@Suite("Events: attendee privacy")
+struct AttendeePrivacyTests {
+    @Test("the attendee list follows each attendee's attended-events privacy; the organizer sees everyone", arguments: TestEngine.allCases)
+    func privacy(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, _ in
+            let ada = try await API.register(client, "ada@example.com", "ada")
+            let bob = try await API.register(client, "bob@example.com", "bob")
+            let cyd = try await API.register(client, "cyd@example.com", "cyd")
+            let dee = try await API.register(client, "dee@example.com", "dee")
+            let id = try #require(try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Open air cinema"))["id"] as? String)
+            _ = try await API.send(client, .put, "/api/v1/users/me", #"{"privacy":{"attendedEvents":"private"}}"#, token: bob.token)
+            _ = try await API.send(client, .put, "/api/v1/users/me", #"{"privacy":{"attendedEvents":"public"}}"#, token: cyd.token)
+            for person in [bob, cyd, dee] { _ = try await API.send(client, .post, "/api/v1/events/\(id)/attend", token: person.token) }
+            func listed(_ token: String?) async throws -> Set<String> {
+                let response = try await API.send(client, .get, "/api/v1/events/\(id)/attendees", token: token)
+                return Set((response.json["items"] as? [[String: Any]] ?? []).compactMap { $0["userId"] as? String })
+            }
+            #expect(try await listed(ada.token) == [bob.id, cyd.id, dee.id])
+            #expect(try await listed(dee.token) == [cyd.id, dee.id], "members see members-level and public; Bob is private")
+            #expect(try await listed(nil) == [cyd.id], "anonymous viewers see public only")
+            #expect(try await listed(bob.token) == [bob.id, cyd.id, dee.id], "everyone sees themselves")
+        }
+    }
+}
+
 @Suite("Events: ticket tiers")
 struct TicketTests {
     @Test("12 buyers race for 5 tickets: 5 reservations, 7 sold out; cancelling puts tickets back; free/paid filter", arguments: TestEngine.allCases)

@@ -77,7 +77,8 @@ extension EventService {
         }
     }
 
-    /// The attendee list: the organizer and staff see everyone; others see who is going or interested.
+    /// The attendee list: the organizer and staff see everyone; others see who is going or
+    /// interested among the people whose privacy lets them see their attendance.
     public func attendees(eventId: String, status: AttendanceStatus?, viewer: AuthenticatedUser?, page: PageRequest) async throws -> Page<AttendeeView> {
         try await database.read { sql in
             guard let event = try await store.event(id: eventId, on: sql), try await canSee(event, viewer, on: sql) else {
@@ -87,10 +88,14 @@ extension EventService {
             if !insider, status == .waitlisted {
                 throw APIError.forbidden("The waitlist is visible to the organizer only.")
             }
-            let rows = try await attendance.attendees(eventId: eventId, status: status, page: page, on: sql)
-            let visible = rows.filter { insider || $0.status != .waitlisted }
-            let items = visible.map { AttendeeView(userId: $0.userId, status: $0.status, since: $0.since, checkedInAt: insider ? $0.checkedInAt : nil) }
-            return Page(fetched: items, limit: page.limit) { [$0.userId] }
+            let fetched = try await attendance.attendees(eventId: eventId, status: status, page: page, on: sql)
+            let rows = Array(fetched.prefix(page.limit))
+            let allowed = insider ? Set(rows.map(\.userId)) : try await privacy.attendanceVisible(of: rows.map(\.userId), to: viewer)
+            let items = rows.filter { allowed.contains($0.userId) && (insider || $0.status != .waitlisted) }
+                .map { AttendeeView(userId: $0.userId, status: $0.status, since: $0.since, checkedInAt: insider ? $0.checkedInAt : nil) }
+            // The cursor follows the rows read, so hidden attendees never end a list early.
+            let next = fetched.count > page.limit ? rows.last.map { PageRequest.encodeCursor([$0.userId]) } : nil
+            return Page(items: items, nextCursor: next)
         }
     }
 

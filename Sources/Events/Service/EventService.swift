@@ -14,6 +14,8 @@ public struct EventService: Sendable {
     let tickets = TicketStore()
     let calendars = CalendarStore()
     let publisher: EventPublisher
+    /// Identity's answers about who may see whose attendance.
+    let privacy: any PrivacyPolicy
     let audit = AuditTrail()
     /// Where users reach Flow, for addresses handed out (calendar feeds).
     let publicURL: String

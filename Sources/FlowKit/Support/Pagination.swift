@@ -59,6 +59,12 @@ public struct Page<Item: Encodable & Sendable>: Encodable, Sendable, ResponseEnc
     /// Null on the last page (present, not absent).
     @ExplicitNull public var nextCursor: String?
 
+    /// A page whose cursor was worked out by the caller (when rows are filtered after fetching).
+    public init(items: [Item], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+
     /// Builds the page from up to `limit + 1` fetched rows: the extra row only says more follow.
     public init(fetched: [Item], limit: Int, cursorOf: (Item) -> [String]) {
         let items = Array(fetched.prefix(limit))
