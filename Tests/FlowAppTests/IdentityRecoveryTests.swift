@@ -25,9 +25,9 @@ struct IdentityRecoveryTests {
         }
     }
 
-    @Test("a resent link replaces the first; another user cannot read my mail")
-    func resendAndMailboxPrivacy() async throws {
-        try await withTestServer { client, _ in
+    @Test("a resent link replaces the first; another user cannot read my mail", arguments: TestEngine.allCases)
+    func resendAndMailboxPrivacy(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, _ in
             let ada = try await API.register(client, "ada@example.com", "ada")
             let bob = try await API.register(client, "bob@example.com", "bob")
             let first = try #require(try await API.mailedToken(client, kind: "verify_email", token: ada.token))
@@ -96,9 +96,9 @@ struct IdentityRecoveryTests {
         }
     }
 
-    @Test("sign-in is limited per client and per account: 429 with Retry-After and RateLimit headers")
-    func loginRateLimit() async throws {
-        try await withTestServer(configure: { $0.loginsPerMinute = 5 }) { client, _ in
+    @Test("sign-in is limited per client and per account: 429 with Retry-After and RateLimit headers", arguments: TestEngine.allCases)
+    func loginRateLimit(engine: TestEngine) async throws {
+        try await withTestServer(engine, configure: { $0.loginsPerMinute = 5 }) { client, _ in
             _ = try await API.register(client, "ada@example.com", "ada")
             var remaining: [String] = []
             for _ in 0..<5 {

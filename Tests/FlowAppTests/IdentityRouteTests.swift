@@ -216,9 +216,9 @@ struct IdentityRouteTests {
         }
     }
 
-    @Test("expired, forged and malformed tokens are refused")
-    func badTokens() async throws {
-        try await withTestServer { client, server in
+    @Test("expired, forged and malformed tokens are refused", arguments: TestEngine.allCases)
+    func badTokens(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, server in
             let signedIn = try await Self.register(client, "ada@example.com", "ada")
             let token = try #require(signedIn["accessToken"] as? String)
             let module = try #require(server.modules.compactMap { $0 as? IdentityModule }.first)

@@ -67,9 +67,9 @@ struct IdentityTwoFactorTests {
         }
     }
 
-    @Test("five wrong codes use the challenge up")
-    func challengeAttempts() async throws {
-        try await withTestServer { client, server in
+    @Test("five wrong codes use the challenge up", arguments: TestEngine.allCases)
+    func challengeAttempts(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, server in
             let ada = try await API.register(client, "ada@example.com", "ada")
             let (_, codes, _) = try await Self.enrol(client, server, token: ada.token)
             let challenge = try await Self.challenge(client, "ada@example.com")

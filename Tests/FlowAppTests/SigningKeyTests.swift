@@ -19,12 +19,12 @@ struct SigningKeyTests {
     static let account = Account(id: "01900000-0000-7000-8000-000000000001", email: "ada@example.com", username: "ada", passwordHash: "",
                                  role: .user, emailVerifiedAt: nil, failedLogins: 0, lockedUntil: nil, createdAt: Date())
 
-    @Test("an Ed25519 key file signs EdDSA tokens whose kid is listed in /.well-known/jwks.json")
-    func eddsaKeyFile() async throws {
+    @Test("an Ed25519 key file signs EdDSA tokens whose kid is listed in /.well-known/jwks.json", arguments: TestEngine.allCases)
+    func eddsaKeyFile(engine: TestEngine) async throws {
         let key = try EdDSA.PrivateKey()
         let path = try Self.writeKey(key.pemRepresentation)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try await withTestServer(configure: { $0.signingKeyFile = path }) { client, _ in
+        try await withTestServer(engine, configure: { $0.signingKeyFile = path }) { client, _ in
             let ada = try await API.register(client, "ada@example.com", "ada")
             let header = try IdentityRouteTests.decodeSegment(String(ada.token.split(separator: ".")[0]))
             #expect(header["alg"] as? String == "EdDSA")

@@ -48,15 +48,22 @@ extension EventService {
             // holds about a page of rows instead of every event within the radius.
             let wanted = page.limit + 1
             var reach = min(radiusKm, max(radiusKm / 64, 0.25))
+            var candidates = wanted * 4
             var inside: [(EventRecord, rank: Double, distance: Double)] = []
             while true {
-                let found = try await discovery.nearby(center: center, box: BoundingBox(around: center, radiusKm: reach), filters, now: now,
-                                                       page: PageRequest(limit: wanted - 1, after: page.after), on: sql)
+                let (found, scanned) = try await discovery.nearby(center: center, box: BoundingBox(around: center, radiusKm: reach), filters, now: now,
+                                                                  page: PageRequest(limit: wanted - 1, after: page.after), candidates: candidates, on: sql)
                 inside = found.compactMap { event, rank in
                     let distance = Geo.distanceKm(center, Coordinate(latitude: event.latitude ?? 0, longitude: event.longitude ?? 0))
                     return distance <= reach ? (event, rank, distance) : nil
                 }
-                if inside.count >= wanted || reach >= radiusKm { break }
+                if inside.count >= wanted { break }
+                // The box held more entries than were read: read more before widening it (filters dropped many).
+                if scanned >= candidates {
+                    candidates *= 8
+                    continue
+                }
+                if reach >= radiusKm { break }
                 reach = min(radiusKm, reach * 4)
             }
             let events = inside.map(\.0)

@@ -72,28 +72,40 @@ struct DiscoveryStore: Sendable {
         return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "relevance", as: Double.self)) }
     }
 
-    /// Events within `box`, nearest to `center` first. The order uses the squared
-    /// equirectangular distance (exact enough to rank within a few hundred km, and plain
-    /// arithmetic on both engines); the caller computes the great-circle distance it shows.
-    func nearby(center: Coordinate, box: BoundingBox, _ filters: Filters, now: Date, page: PageRequest,
-                on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
-        let postgres = sql.dialect.name == "postgresql"
+    /// Events within `box`, nearest to `center` first, and how many index entries were read.
+    /// The order uses the squared equirectangular distance (exact enough to rank within a few
+    /// hundred km, and plain arithmetic on both engines); the caller computes the great-circle
+    /// distance it shows.
+    ///
+    /// SQLite reads the `candidates` nearest entries of the R*Tree (coordinates only, compact
+    /// pages) before touching `events` for the filters; the caller widens `candidates` when the
+    /// filters leave too few. PostgreSQL filters through the GiST index directly.
+    func nearby(center: Coordinate, box: BoundingBox, _ filters: Filters, now: Date, page: PageRequest, candidates: Int,
+                on sql: any SQLDatabase) async throws -> (rows: [(EventRecord, Double)], scanned: Int) {
         let scale = cos(center.latitude * .pi / 180)
-        let distance: SQLQueryString = """
-            ((e.latitude - \(bind: center.latitude)) * (e.latitude - \(bind: center.latitude)) + \
-            ((e.longitude - \(bind: center.longitude)) * \(bind: scale)) * ((e.longitude - \(bind: center.longitude)) * \(bind: scale)))
+        func proximity(_ latitude: String, _ longitude: String) -> SQLQueryString {
             """
-        var inner: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), " + distance + " AS proximity "
-        if postgres {
+            ((\(unsafeRaw: latitude) - \(bind: center.latitude)) * (\(unsafeRaw: latitude) - \(bind: center.latitude)) + \
+            ((\(unsafeRaw: longitude) - \(bind: center.longitude)) * \(bind: scale)) * ((\(unsafeRaw: longitude) - \(bind: center.longitude)) * \(bind: scale)))
+            """
+        }
+        let after = page.after.flatMap { $0.count == 2 ? Double($0[0]) : nil }
+        var inner: SQLQueryString
+        if sql.dialect.name == "postgresql" {
+            inner = "SELECT \(unsafeRaw: EventStore.columns), " + proximity("e.latitude", "e.longitude") + " AS proximity "
             inner += """
                 FROM events e WHERE e.latitude IS NOT NULL AND point(e.longitude, e.latitude) <@ \
                 box(point(\(bind: box.minLongitude), \(bind: box.minLatitude)), point(\(bind: box.maxLongitude), \(bind: box.maxLatitude))) AND
                 """
         } else {
-            inner += """
-                FROM events_geo g CROSS JOIN events e ON e.rowid = g.id WHERE g.min_lat >= \(bind: box.minLatitude) AND g.max_lat <= \(bind: box.maxLatitude)
-                AND g.min_lng >= \(bind: box.minLongitude) AND g.max_lng <= \(bind: box.maxLongitude) AND
+            var geo: SQLQueryString = "SELECT id AS geo_id, " + proximity("min_lat", "min_lng") + " AS proximity FROM events_geo "
+            geo += """
+                WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
+                AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)
                 """
+            if let after { geo += " AND " + proximity("min_lat", "min_lng") + " >= \(bind: after)" }
+            geo += " ORDER BY proximity LIMIT \(bind: candidates)"
+            inner = "SELECT \(unsafeRaw: EventStore.columns), g.proximity AS proximity FROM (" + geo + ") AS g CROSS JOIN events e ON e.rowid = g.geo_id WHERE "
         }
         inner += " " + Self.conditions(filters, now: now)
         var query: SQLQueryString = "SELECT * FROM (" + inner + ") AS near WHERE 1 = 1"
@@ -101,7 +113,13 @@ struct DiscoveryStore: Sendable {
             query += " AND (proximity > \(bind: proximity) OR (proximity = \(bind: proximity) AND id > \(bind: after[1])))"
         }
         query += " ORDER BY proximity, id LIMIT \(bind: page.limit + 1)"
-        return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
+        let rows = try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
+        guard sql.dialect.name != "postgresql" else { return (rows, 0) }
+        var countQuery: SQLQueryString = "SELECT COUNT(*) AS n FROM (SELECT id FROM events_geo WHERE min_lat >= \(bind: box.minLatitude)"
+        countQuery += " AND max_lat <= \(bind: box.maxLatitude) AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)"
+        countQuery += " LIMIT \(bind: candidates)) AS c"
+        let scanned = try await sql.raw(countQuery).first()?.decode(column: "n", as: Int.self) ?? 0
+        return (rows, scanned)
     }
 
     /// Published public events starting in [now, until), most attended and liked first.
