@@ -18,7 +18,26 @@ enum EventsMigrations {
         Migration(5, "weight_search_rank",
             sqlite: ["INSERT INTO events_fts (events_fts, rank) VALUES ('rank', 'bm25(10.0, 4.0, 1.0, 6.0)')"],
             postgres: ["SELECT 1"]),
+        Migration(6, "add_recurrence",
+            sqlite: recurrence(timestamp: "REAL"), postgres: recurrence(timestamp: "TIMESTAMPTZ")),
     ]
+
+    /// A series is one event row with its rule (JSON); one occurrence can be moved or renamed.
+    private static func recurrence(timestamp: String) -> [String] {
+        [
+            "ALTER TABLE events ADD COLUMN recurrence TEXT",
+            """
+            CREATE TABLE event_occurrence_overrides (
+                event_id TEXT NOT NULL REFERENCES events (id),
+                original_start \(timestamp) NOT NULL,
+                starts_at \(timestamp) NOT NULL,
+                ends_at \(timestamp) NOT NULL,
+                title TEXT,
+                PRIMARY KEY (event_id, original_start)
+            )
+            """,
+        ]
+    }
 
     /// One secret feed address per user (stored hashed); making a new one retires the old.
     private static func calendarFeeds(timestamp: String) -> String {

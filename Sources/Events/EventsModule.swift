@@ -22,5 +22,6 @@ public struct EventsModule: FlowModule {
         SocialRoutes(service: service).register(on: api)
         TicketRoutes(service: service).register(on: api)
         CalendarRoutes(service: service).register(on: api)
+        OccurrenceRoutes(service: service).register(on: api)
     }
 }

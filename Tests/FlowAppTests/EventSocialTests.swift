@@ -82,6 +82,8 @@ struct CalendarTests {
             #expect(ics.text.contains(#"SUMMARY:Fado\; night\, live"#) && ics.text.contains(#"DESCRIPTION:Bring friends\nand voices"#))
             #expect(ics.text.split(separator: "\r\n").allSatisfy { $0.utf8.count <= 75 })
             #expect(try await API.send(client, .get, "/api/v1/events/\(id)").json["id"] as? String == id, "the plain route still answers")
+            let wrongMethod = try await API.send(client, .put, "/api/v1/events/\(id).ics", "{}", token: ada.token)
+            #expect(wrongMethod.status == .methodNotAllowed && wrongMethod.headers[.allow] == "GET, HEAD", "\(wrongMethod.headers)")
 
             let feed = try await API.send(client, .post, "/api/v1/calendar/feed", token: bob.token)
             #expect(feed.status == .created)

@@ -56,3 +56,71 @@ def test_icalendar_parses_events_and_feeds(start_flow):
     parsed = icalendar.Calendar.from_ical(requests.get(feed["url"], timeout=10).content)
     assert sorted(str(vevent["UID"]) for vevent in parsed.walk("VEVENT")) == sorted(f"{event['id']}@flow" for event in created)
     assert {str(zone["TZID"]) for zone in parsed.walk("VTIMEZONE")} == {"Europe/Lisbon", "Asia/Tokyo"}
+
+
+# Rules checked against python-dateutil's rrule: the expansion of each must give the same
+# wall-clock starts in the event's time zone.
+RULES = [
+    ({"frequency": "daily", "interval": 3, "count": 12}, dict(freq="DAILY", interval=3, count=12)),
+    ({"frequency": "weekly", "byWeekday": ["MO", "WE", "FR"], "count": 20}, dict(freq="WEEKLY", byweekday="MO,WE,FR", count=20)),
+    ({"frequency": "weekly", "interval": 2, "byWeekday": ["SA"], "until": "2032-06-30T23:00:00Z"}, dict(freq="WEEKLY", interval=2, byweekday="SA", until="2032-06-30T23:00:00Z")),
+    ({"frequency": "monthly", "count": 14}, dict(freq="MONTHLY", count=14)),
+    ({"frequency": "monthly", "byMonthDay": [-1, 15], "count": 10}, dict(freq="MONTHLY", bymonthday=(-1, 15), count=10)),
+    ({"frequency": "monthly", "interval": 2, "byWeekday": ["2TU", "-1FR"], "count": 10}, dict(freq="MONTHLY", interval=2, byweekday="+2TU,-1FR", count=10)),
+    ({"frequency": "yearly", "count": 6}, dict(freq="YEARLY", count=6)),
+    ({"frequency": "yearly", "byMonth": [3, 10], "byWeekday": ["-1SU"], "count": 8}, dict(freq="YEARLY", bymonth=(3, 10), byweekday="-1SU", count=8)),
+    ({"frequency": "daily", "byWeekday": ["TU", "TH"], "byMonth": [1, 7], "count": 15}, dict(freq="DAILY", byweekday="TU,TH", bymonth=(1, 7), count=15)),
+]
+
+
+def dateutil_starts(first_local, zone, spec):
+    from dateutil import rrule as du
+    from zoneinfo import ZoneInfo
+
+    weekdays = {"MO": du.MO, "TU": du.TU, "WE": du.WE, "TH": du.TH, "FR": du.FR, "SA": du.SA, "SU": du.SU}
+    kwargs = {"freq": getattr(du, spec["freq"]), "dtstart": first_local.replace(tzinfo=ZoneInfo(zone)), "interval": spec.get("interval", 1)}
+    if "count" in spec:
+        kwargs["count"] = spec["count"]
+    if "until" in spec:
+        kwargs["until"] = datetime.fromisoformat(spec["until"].replace("Z", "+00:00"))
+    if "bymonth" in spec:
+        kwargs["bymonth"] = spec["bymonth"]
+    if "bymonthday" in spec:
+        kwargs["bymonthday"] = spec["bymonthday"]
+    if "byweekday" in spec:
+        days = []
+        for code in spec["byweekday"].split(","):
+            day = weekdays[code[-2:]]
+            days.append(day(int(code[:-2])) if len(code) > 2 else day)
+        kwargs["byweekday"] = days
+    return [dt.replace(tzinfo=None) for dt in du.rrule(**kwargs)]
+
+
+def test_recurrence_agrees_with_dateutil(start_flow):
+    from zoneinfo import ZoneInfo
+
+    flow = start_flow({"FLOW_LOG_LEVEL": "warning"})
+    ada = register(flow.base, "ada@example.com", "ada")
+    zone = "Europe/Lisbon"
+    # 18:30 local on a Wednesday in 2031: far from DST gaps, and the rules cross DST changes.
+    first_local = datetime(2031, 1, 15, 18, 30)
+    first_utc = first_local.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    for rule, spec in RULES:
+        body = {"title": "Series", "startsAt": first_utc.isoformat().replace("+00:00", "Z"),
+                "endsAt": (first_utc + timedelta(hours=2)).isoformat().replace("+00:00", "Z"), "timeZone": zone, "type": "physical",
+                "location": {"latitude": 38.7, "longitude": -9.1}, "recurrence": rule}
+        created = requests.post(f"{flow.base}/api/v1/events", json=body, headers=ada, timeout=10)
+        assert created.status_code == 201, created.text
+        got = []
+        window = first_utc - timedelta(days=1)
+        while len(got) < 40 and window < first_utc + timedelta(days=5 * 366):
+            end = window + timedelta(days=399)
+            page = requests.get(f"{flow.base}/api/v1/events/{created.json()['id']}/occurrences", timeout=10,
+                                params={"from": window.isoformat().replace("+00:00", "Z"), "to": end.isoformat().replace("+00:00", "Z")})
+            assert page.status_code == 200, page.text
+            got += [datetime.fromisoformat(item["startsAt"].replace("Z", "+00:00")).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+                    for item in page.json()["items"]]
+            window = end
+        expected = dateutil_starts(first_local, zone, spec)
+        assert got == expected[:len(got)] and len(got) == min(len(expected), len(got)), (rule, got[:5], expected[:5])
+        assert len(got) == len(expected), (rule, len(got), len(expected))

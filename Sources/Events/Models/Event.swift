@@ -49,6 +49,7 @@ struct EventRecord: Sendable {
     var interestedCount: Int
     var waitlistCount: Int
     var likeCount: Int
+    var recurrence: RecurrenceRule? = nil
     var visibility: EventVisibility
     var status: EventStatus
     let createdAt: Date
@@ -80,6 +81,8 @@ public struct EventView: Sendable, Codable, Equatable {
     public let waitlistCount: Int
     public let likeCount: Int
     @ExplicitNull public var spotsLeft: Int?
+    /// How the event repeats; null for a one-off. `startsAt`/`endsAt` are the first occurrence's.
+    @ExplicitNull public var recurrence: RecurrenceRule?
     public let visibility: EventVisibility
     public let status: EventStatus
     public let createdAt: Date
@@ -106,6 +109,7 @@ public struct EventView: Sendable, Codable, Equatable {
             "meetingUrl": nullableString, "meetingProvider": nullableString,
             "capacity": ["type": ["integer", "null"]], "goingCount": ["type": "integer"], "interestedCount": ["type": "integer"],
             "waitlistCount": ["type": "integer"], "likeCount": ["type": "integer"], "spotsLeft": ["type": ["integer", "null"]],
+            "recurrence": ["oneOf": [["$ref": "#/components/schemas/Recurrence"], ["type": "null"]]],
             "visibility": ["type": "string", "enum": .array(EventVisibility.allCases.map { .string($0.rawValue) })],
             "status": ["type": "string", "enum": .array(EventStatus.allCases.map { .string($0.rawValue) })],
             "createdAt": dateTime, "updatedAt": dateTime, "cancelledAt": ["type": ["string", "null"], "format": "date-time"],

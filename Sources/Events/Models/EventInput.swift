@@ -21,6 +21,7 @@ public struct EventInput: Decodable, Sendable {
     let capacity: FieldUpdate<Int>
     let visibility: FieldUpdate<EventVisibility>
     let status: FieldUpdate<EventStatus>
+    let recurrence: FieldUpdate<RecurrenceRule>
 
     static let longestEvent: TimeInterval = 31 * 86_400
 
@@ -41,6 +42,7 @@ public struct EventInput: Decodable, Sendable {
             "capacity": ["type": ["integer", "null"], "minimum": 1, "maximum": 1000000],
             "visibility": ["type": "string", "enum": .array(EventVisibility.allCases.map { .string($0.rawValue) })],
             "status": ["type": "string", "enum": ["draft", "published"], "description": "Cancel with DELETE."],
+            "recurrence": ["oneOf": [["$ref": "#/components/schemas/Recurrence"], ["type": "null"]], "description": "null: a one-off event."],
         ],
     ]
 
@@ -106,6 +108,8 @@ public struct EventInput: Decodable, Sendable {
         if let capacity, let going = current?.goingCount, capacity < going {
             problems.append(FieldProblem(field: "capacity", problem: "\(going) people are already going; cancel attendances before lowering it below that"))
         }
+        let recurrence = self.recurrence.applied(to: current?.recurrence)
+        if let recurrence { problems += recurrence.problems() }
         let visibility = self.visibility.applied(to: current?.visibility) ?? .public
         var status = self.status.applied(to: current?.status) ?? .published
         if case .set(.cancelled) = self.status { problems.append(FieldProblem(field: "status", problem: "cancel an event with DELETE /api/v1/events/{id}")) }
@@ -121,7 +125,7 @@ public struct EventInput: Decodable, Sendable {
             address: location?.address, latitude: location?.latitude, longitude: location?.longitude,
             startsAt: startsAt, endsAt: endsAt, timeZone: timeZone, kind: kind, meetingURL: meetingURL, meetingProvider: meetingProvider,
             capacity: capacity, goingCount: current?.goingCount ?? 0, interestedCount: current?.interestedCount ?? 0,
-            waitlistCount: current?.waitlistCount ?? 0, likeCount: current?.likeCount ?? 0, visibility: visibility, status: status,
+            waitlistCount: current?.waitlistCount ?? 0, likeCount: current?.likeCount ?? 0, recurrence: recurrence, visibility: visibility, status: status,
             createdAt: current?.createdAt ?? now, updatedAt: now, cancelledAt: current?.cancelledAt)
     }
 }

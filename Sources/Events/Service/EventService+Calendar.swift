@@ -50,11 +50,13 @@ extension EventService {
     func calendarEntry(_ event: EventRecord, revealMeeting: Bool, on sql: any SQLDatabase) async throws -> ICalendarWriter.Event {
         let venue = try await event.venueId.asyncMap { try await store.venue(id: $0, on: sql) } ?? nil
         let place = venue.map { "\($0.name), \($0.address)" } ?? event.address ?? (event.kind == .virtual ? "Online" : nil)
+        let zone = TimeZone(identifier: event.timeZone) ?? .gmt
         return ICalendarWriter.Event(
-            uid: "\(event.id)@flow", start: event.startsAt, end: event.endsAt, timeZone: TimeZone(identifier: event.timeZone) ?? .gmt,
+            uid: "\(event.id)@flow", start: event.startsAt, end: event.endsAt, timeZone: zone,
             summary: event.title, description: [event.summary, event.description].compactMap { $0 }.joined(separator: "\n\n").nilIfEmpty,
             location: place, latitude: event.latitude, longitude: event.longitude, url: revealMeeting ? event.meetingURL : nil,
-            cancelled: event.status == .cancelled, categories: event.tags, created: event.createdAt, modified: event.updatedAt)
+            cancelled: event.status == .cancelled, categories: event.tags, created: event.createdAt, modified: event.updatedAt,
+            recurrence: event.recurrence.map { $0.rrule(timeZone: zone) }, exceptions: event.recurrence?.exceptions ?? [])
     }
 }
 

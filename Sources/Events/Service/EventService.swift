@@ -13,6 +13,7 @@ public struct EventService: Sendable {
     let social = SocialStore()
     let tickets = TicketStore()
     let calendars = CalendarStore()
+    let occurrenceStore = OccurrenceStore()
     let publisher: EventPublisher
     /// Identity's answers about who may see whose attendance.
     let privacy: any PrivacyPolicy
@@ -152,7 +153,7 @@ public struct EventService: Sendable {
                 startsAt: event.startsAt, endsAt: event.endsAt, timeZone: event.timeZone, type: event.kind,
                 meetingUrl: insider ? event.meetingURL : nil, meetingProvider: event.meetingProvider, capacity: event.capacity,
                 goingCount: event.goingCount, interestedCount: event.interestedCount, waitlistCount: event.waitlistCount, likeCount: event.likeCount,
-                spotsLeft: event.capacity.map { max(0, $0 - event.goingCount) }, visibility: event.visibility, status: event.status,
+                spotsLeft: event.capacity.map { max(0, $0 - event.goingCount) }, recurrence: event.recurrence, visibility: event.visibility, status: event.status,
                 createdAt: event.createdAt, updatedAt: event.updatedAt, cancelledAt: event.cancelledAt, myAttendance: status?.rawValue, likedByMe: liked.contains(event.id),
                 distanceKm: distances[event.id].map { ($0 * 100).rounded() / 100 })
         }
@@ -165,7 +166,7 @@ public struct EventService: Sendable {
         check("tags", \.tags); check("venueId", \.venueId); check("address", \.address); check("latitude", \.latitude)
         check("longitude", \.longitude); check("startsAt", \.startsAt); check("endsAt", \.endsAt); check("timeZone", \.timeZone)
         check("type", \.kind); check("meetingUrl", \.meetingURL); check("meetingProvider", \.meetingProvider); check("capacity", \.capacity)
-        check("visibility", \.visibility); check("status", \.status)
+        check("visibility", \.visibility); check("status", \.status); check("recurrence", \.recurrence)
         return fields
     }
 }

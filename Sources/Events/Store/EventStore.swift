@@ -7,19 +7,20 @@ struct EventStore: Sendable {
     static let columns = """
         e.id, e.organizer_id, e.title, e.summary, e.description, e.category_id, e.tags, e.venue_id, e.address, e.latitude, e.longitude,
         e.starts_at, e.ends_at, e.time_zone, e.kind, e.meeting_url, e.meeting_provider, e.capacity, e.going_count, e.interested_count,
-        e.waitlist_count, e.like_count, e.visibility, e.status, e.created_at, e.updated_at, e.cancelled_at
+        e.waitlist_count, e.like_count, e.recurrence, e.visibility, e.status, e.created_at, e.updated_at, e.cancelled_at
         """
 
     func insert(_ event: EventRecord, in tx: Transaction) async throws {
         try await tx.sql.raw("""
             INSERT INTO events (id, organizer_id, title, summary, description, category_id, tags, venue_id, address, latitude, longitude,
                                 starts_at, ends_at, time_zone, kind, meeting_url, meeting_provider, capacity, visibility, status,
-                                created_at, updated_at)
+                                created_at, updated_at, recurrence)
             VALUES (\(bind: event.id), \(bind: event.organizerId), \(bind: event.title), \(bind: event.summary), \(bind: event.description),
                     \(bind: event.categoryId), \(bind: Self.json(event.tags)), \(bind: event.venueId), \(bind: event.address),
                     \(bind: event.latitude), \(bind: event.longitude), \(bind: event.startsAt), \(bind: event.endsAt), \(bind: event.timeZone),
                     \(bind: event.kind.rawValue), \(bind: event.meetingURL), \(bind: event.meetingProvider), \(bind: event.capacity),
-                    \(bind: event.visibility.rawValue), \(bind: event.status.rawValue), \(bind: event.createdAt), \(bind: event.updatedAt))
+                    \(bind: event.visibility.rawValue), \(bind: event.status.rawValue), \(bind: event.createdAt), \(bind: event.updatedAt),
+                    \(bind: Self.json(event.recurrence)))
             """).run()
         try await replaceTags(eventId: event.id, tags: event.tags, in: tx)
     }
@@ -60,7 +61,7 @@ struct EventStore: Sendable {
                 starts_at = \(bind: event.startsAt), ends_at = \(bind: event.endsAt), time_zone = \(bind: event.timeZone),
                 kind = \(bind: event.kind.rawValue), meeting_url = \(bind: event.meetingURL), meeting_provider = \(bind: event.meetingProvider),
                 capacity = \(bind: event.capacity), visibility = \(bind: event.visibility.rawValue), status = \(bind: event.status.rawValue),
-                updated_at = \(bind: event.updatedAt)
+                recurrence = \(bind: Self.json(event.recurrence)), updated_at = \(bind: event.updatedAt)
             WHERE id = \(bind: event.id)
             """).run()
         try await replaceTags(eventId: event.id, tags: event.tags, in: tx)
@@ -142,6 +143,10 @@ struct EventStore: Sendable {
         String(decoding: (try? JSONEncoder().encode(strings)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
+    static func json(_ rule: RecurrenceRule?) -> String? {
+        rule.flatMap { try? RecurrenceRule.storageEncoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
     static func strings(_ json: String) -> [String] {
         (try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? []
     }
@@ -165,6 +170,7 @@ struct EventStore: Sendable {
             capacity: try row.decode(column: "capacity", as: Int?.self), goingCount: try row.decode(column: "going_count", as: Int.self),
             interestedCount: try row.decode(column: "interested_count", as: Int.self),
             waitlistCount: try row.decode(column: "waitlist_count", as: Int.self), likeCount: try row.decode(column: "like_count", as: Int.self),
+            recurrence: try row.decode(column: "recurrence", as: String?.self).flatMap { try? FlowJSONDecoder.decode(RecurrenceRule.self, from: Data($0.utf8)) },
             visibility: EventVisibility(rawValue: try row.decode(column: "visibility", as: String.self)) ?? .private,
             status: EventStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .draft,
             createdAt: try row.decode(column: "created_at", as: Date.self), updatedAt: try row.decode(column: "updated_at", as: Date.self),

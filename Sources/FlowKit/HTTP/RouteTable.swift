@@ -23,12 +23,18 @@ public final class RouteTable: Sendable {
     }
 
     /// The methods the router serves for `path`. Like the router, a literal segment wins over a
-    /// parameter: `/sessions/revoke-others` is not also `/sessions/{id}`.
+    /// parameter (`/sessions/revoke-others` is not also `/sessions/{id}`), and a parameter with
+    /// a fixed prefix or suffix wins over a bare one (`/events/1.ics` is `{id}.ics`, not `{id}`).
     public func methods(forPath path: String) -> [HTTPRequest.Method] {
         let components = path.split(separator: "/", omittingEmptySubsequences: true)
         let matching = routes.withLock { routes in routes.filter { Self.matches($0.path, components) } }
         let specificity = { (template: RouterPath) in
-            zip(template.components, components).filter { $0.0.description == String($0.1) }.count
+            zip(template.components, components).reduce(0) { score, pair in
+                let element = pair.0.description
+                if element == String(pair.1) { return score + 2 }
+                let partial = element.contains("{") && !(element.hasPrefix("{") && element.hasSuffix("}"))
+                return score + (partial ? 1 : 0)
+            }
         }
         let best = matching.map { specificity($0.path) }.max() ?? 0
         return matching.filter { specificity($0.path) == best }.map(\.method)
