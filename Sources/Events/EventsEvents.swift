@@ -42,6 +42,15 @@ public struct AttendanceChanged: DomainEvent {
     public let to: String?
 }
 
+/// Someone was invited to an event (private events are visible to invitees only).
+public struct EventInvited: DomainEvent {
+    public static let type = "event.invited"
+    public static let version = 1
+    public let eventId: String
+    public let userId: String
+    public let invitedBy: String
+}
+
 /// A seat freed up and the first person on the waitlist is now going.
 public struct WaitlistPromoted: DomainEvent {
     public static let type = "waitlist.promoted"

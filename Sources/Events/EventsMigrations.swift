@@ -20,7 +20,24 @@ enum EventsMigrations {
             postgres: ["SELECT 1"]),
         Migration(6, "add_recurrence",
             sqlite: recurrence(timestamp: "REAL"), postgres: recurrence(timestamp: "TIMESTAMPTZ")),
+        Migration(7, "create_event_invites",
+            sqlite: invites(timestamp: "REAL"), postgres: invites(timestamp: "TIMESTAMPTZ")),
     ]
+
+    private static func invites(timestamp: String) -> [String] {
+        [
+            """
+            CREATE TABLE event_invites (
+                event_id TEXT NOT NULL REFERENCES events (id),
+                user_id TEXT NOT NULL,
+                invited_by TEXT NOT NULL,
+                created_at \(timestamp) NOT NULL,
+                PRIMARY KEY (event_id, user_id)
+            )
+            """,
+            "CREATE INDEX event_invites_user_idx ON event_invites (user_id, event_id)",
+        ]
+    }
 
     /// A series is one event row with its rule (JSON); one occurrence can be moved or renamed.
     private static func recurrence(timestamp: String) -> [String] {

@@ -6,11 +6,11 @@ public struct EventsModule: FlowModule {
     public let name = "events"
     public let service: EventService
 
-    public init(context: ModuleContext, bus: EventBus, privacy: any PrivacyPolicy) {
-        for event in [EventCreated.self, EventUpdated.self, EventCancelled.self, AttendanceChanged.self, WaitlistPromoted.self] as [any DomainEvent.Type] {
+    public init(context: ModuleContext, bus: EventBus, privacy: any PrivacyPolicy, users: any UserDirectory) {
+        for event in [EventCreated.self, EventUpdated.self, EventCancelled.self, AttendanceChanged.self, WaitlistPromoted.self, EventInvited.self] as [any DomainEvent.Type] {
             bus.register(event)
         }
-        service = EventService(database: context.database, publisher: bus.publisher(producer: "events"), privacy: privacy,
+        service = EventService(database: context.database, publisher: bus.publisher(producer: "events"), privacy: privacy, users: users,
                                publicURL: context.config.publicURL, logger: context.logger)
     }
 
@@ -23,5 +23,6 @@ public struct EventsModule: FlowModule {
         TicketRoutes(service: service).register(on: api)
         CalendarRoutes(service: service).register(on: api)
         OccurrenceRoutes(service: service).register(on: api)
+        InviteRoutes(service: service).register(on: api)
     }
 }

@@ -36,6 +36,9 @@ public struct IdentityModule: FlowModule {
     /// What other domains ask about users' privacy.
     public var privacy: any PrivacyPolicy { IdentityPrivacyPolicy(database: service.database) }
 
+    /// What other domains ask about which accounts exist.
+    public var directory: any UserDirectory { IdentityUserDirectory(database: service.database) }
+
     public func registerRoutes(on api: DocumentedRouter<FlowRequestContext>) {
         AuthRoutes(service: service, limits: limits).register(on: api)
         TwoFactorRoutes(service: service, limits: limits).register(on: api)

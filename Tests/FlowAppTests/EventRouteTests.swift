@@ -106,3 +106,33 @@ struct EventRouteTests {
         }
     }
 }
+
+@Suite("Events: invitations")
+struct InviteTests {
+    @Test("a private event is seen and joined by invitees only; unknown ids are refused", arguments: TestEngine.allCases)
+    func privateEvents(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, server in
+            let ada = try await API.register(client, "ada@example.com", "ada")
+            let bob = try await API.register(client, "bob@example.com", "bob")
+            let cyd = try await API.register(client, "cyd@example.com", "cyd")
+            let id = try #require(try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Birthday", extra: #","visibility":"private""#))["id"] as? String)
+            #expect(try await API.send(client, .get, "/api/v1/events/\(id)", token: bob.token).status == .notFound)
+            #expect(try await API.send(client, .post, "/api/v1/events/\(id)/attend", token: bob.token).status == .notFound)
+            #expect(try await API.send(client, .post, "/api/v1/events/\(id)/invites", #"{"userIds":["\#(bob.id)"]}"#, token: cyd.token).status == .notFound)
+            let unknown = try await API.send(client, .post, "/api/v1/events/\(id)/invites", #"{"userIds":["\#(bob.id)","nobody"]}"#, token: ada.token)
+            #expect(unknown.status == .unprocessableContent && unknown.text.contains("userIds[1]"))
+            let invited = try await API.send(client, .post, "/api/v1/events/\(id)/invites", #"{"userIds":["\#(bob.id)","\#(bob.id)"]}"#, token: ada.token)
+            #expect(invited.json["invited"] as? [String] == [bob.id], "\(invited.text)")
+            #expect((try await API.send(client, .post, "/api/v1/events/\(id)/invites", #"{"userIds":["\#(bob.id)"]}"#, token: ada.token)).json["invited"] as? [String] == [])
+            #expect(try await API.send(client, .get, "/api/v1/events/\(id)", token: bob.token).status == .ok)
+            #expect(try await API.send(client, .post, "/api/v1/events/\(id)/attend", token: bob.token).json["status"] as? String == "going")
+            #expect(try await API.send(client, .get, "/api/v1/events/\(id)", token: cyd.token).status == .notFound)
+            #expect((try await API.send(client, .get, "/api/v1/events/\(id)/invites", token: ada.token).json["items"] as? [Any])?.count == 1)
+            #expect(try await API.send(client, .get, "/api/v1/events/\(id)/invites", token: bob.token).status == .forbidden)
+            #expect(DiscoveryTests.titles(try await API.send(client, .get, "/api/v1/events", token: bob.token)).isEmpty)
+            #expect(try await API.count(server, "SELECT COUNT(*) AS n FROM bus_events WHERE type = 'event.invited'") == 1)
+            #expect(try await API.send(client, .delete, "/api/v1/events/\(id)/invites/\(bob.id)", token: ada.token).status == .noContent)
+            #expect(try await API.send(client, .delete, "/api/v1/events/\(id)/invites/\(bob.id)", token: ada.token).status == .notFound)
+        }
+    }
+}

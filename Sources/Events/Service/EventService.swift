@@ -14,9 +14,12 @@ public struct EventService: Sendable {
     let tickets = TicketStore()
     let calendars = CalendarStore()
     let occurrenceStore = OccurrenceStore()
+    let invites = InviteStore()
     let publisher: EventPublisher
     /// Identity's answers about who may see whose attendance.
     let privacy: any PrivacyPolicy
+    /// Identity's answers about which user ids exist.
+    let users: any UserDirectory
     let audit = AuditTrail()
     /// Where users reach Flow, for addresses handed out (calendar feeds).
     let publicURL: String
@@ -91,13 +94,14 @@ public struct EventService: Sendable {
     // MARK: Access
 
     /// Drafts and private events are seen by the organizer, staff with `edit_event`, and (private)
-    /// people with an attendance; published public and unlisted events by everyone.
+    /// invitees and people with an attendance; published public and unlisted events by everyone.
     func canSee(_ event: EventRecord, _ viewer: AuthenticatedUser?, on sql: any SQLDatabase) async throws -> Bool {
         if let viewer, viewer.id == event.organizerId || viewer.has(Permission.editEvent) { return true }
         switch (event.status, event.visibility) {
         case (.draft, _): return false
         case (_, .private):
             guard let viewer else { return false }
+            if try await invites.isInvited(eventId: event.id, userId: viewer.id, on: sql) { return true }
             return try await attendance.status(eventId: event.id, userId: viewer.id, on: sql) != nil
         default: return true
         }

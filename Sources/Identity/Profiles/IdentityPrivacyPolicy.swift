@@ -2,6 +2,20 @@ import FlowKit
 import Foundation
 import SQLKit
 
+/// Identity's answer to ``UserDirectory``.
+struct IdentityUserDirectory: UserDirectory {
+    let database: Database
+
+    func existing(_ ids: [String]) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try await database.read { sql in
+            Set(try await sql.raw("""
+                SELECT id FROM users WHERE deleted_at IS NULL AND id IN (\(SQLList(ids.map { SQLBind($0) })))
+                """).all().map { try $0.decode(column: "id", as: String.self) })
+        }
+    }
+}
+
 /// Identity's answer to ``PrivacyPolicy``: reads the users' profile privacy in one query.
 struct IdentityPrivacyPolicy: PrivacyPolicy {
     let database: Database
