@@ -22,6 +22,17 @@ enum EventsMigrations {
             sqlite: recurrence(timestamp: "REAL"), postgres: recurrence(timestamp: "TIMESTAMPTZ")),
         Migration(7, "create_event_invites",
             sqlite: invites(timestamp: "REAL"), postgres: invites(timestamp: "TIMESTAMPTZ")),
+        // When the last occurrence ends: what "upcoming" and "can still be joined" test, so a
+        // series stays listed after its first date. Unbounded series get the far future.
+        Migration(8, "add_series_end",
+            sqlite: [
+                "ALTER TABLE events ADD COLUMN series_ends_at REAL",
+                "UPDATE events SET series_ends_at = CASE WHEN recurrence IS NULL THEN ends_at ELSE 253402300799 END",
+            ],
+            postgres: [
+                "ALTER TABLE events ADD COLUMN series_ends_at TIMESTAMPTZ",
+                "UPDATE events SET series_ends_at = CASE WHEN recurrence IS NULL THEN ends_at ELSE TIMESTAMPTZ '9999-12-31 23:59:59+00' END",
+            ]),
     ]
 
     private static func invites(timestamp: String) -> [String] {

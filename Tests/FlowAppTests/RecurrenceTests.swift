@@ -82,4 +82,20 @@ struct RecurrenceTests {
             #expect(try await API.send(client, .get, "/api/v1/events/\(id)/occurrences/not-a-date").status == .notFound)
         }
     }
+
+    @Test("a series stays listed and joinable after its first date; a finished one-off does not", arguments: TestEngine.allCases)
+    func seriesStayUpcoming(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, _ in
+            let ada = try await API.register(client, "ada@example.com", "ada")
+            let bob = try await API.register(client, "bob@example.com", "bob")
+            let series = try #require(try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Weekly choir", extra: #","recurrence":{"frequency":"weekly","count":6}"#, startsIn: -10))["id"] as? String)
+            let finished = try #require(try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Last week's talk", startsIn: -7))["id"] as? String)
+            let short = try #require(try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Two days only", extra: #","recurrence":{"frequency":"daily","count":2}"#, startsIn: -10))["id"] as? String)
+            let titles = DiscoveryTests.titles(try await API.send(client, .get, "/api/v1/events"))
+            #expect(titles == ["Weekly choir"], "\(titles)")
+            #expect(try await API.send(client, .post, "/api/v1/events/\(series)/attend", token: bob.token).status == .ok)
+            #expect(try await API.send(client, .post, "/api/v1/events/\(finished)/attend", token: bob.token).status == .conflict)
+            #expect(try await API.send(client, .post, "/api/v1/events/\(short)/attend", token: bob.token).status == .conflict)
+        }
+    }
 }

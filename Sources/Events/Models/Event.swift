@@ -27,6 +27,20 @@ public struct EventLocation: Sendable, Codable, Equatable {
 
 /// An event as stored.
 struct EventRecord: Sendable {
+    /// The end of the last occurrence: `endsAt` for a one-off; for a series, the last
+    /// occurrence's end (count), `until` plus the duration (until), or the far future.
+    var seriesEndsAt: Date {
+        guard let rule = recurrence else { return endsAt }
+        let duration = endsAt.timeIntervalSince(startsAt)
+        if let until = rule.until { return max(endsAt, until.addingTimeInterval(duration)) }
+        guard rule.count != nil else { return Self.farFuture }
+        let starts = RecurrenceExpander(rule: rule, first: startsAt, timeZone: TimeZone(identifier: timeZone) ?? .gmt)
+            .starts(from: startsAt, to: Self.farFuture, limit: RecurrenceRule.maximumCount)
+        return max(endsAt, (starts.last ?? startsAt).addingTimeInterval(duration))
+    }
+
+    static let farFuture = Date(timeIntervalSince1970: 253_402_300_799)  // 9999-12-31T23:59:59Z
+
     let id: String
     var organizerId: String
     var title: String

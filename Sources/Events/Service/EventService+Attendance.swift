@@ -111,7 +111,7 @@ extension EventService {
         case .draft: throw APIError.conflict("The event is not published yet.", code: "event_not_published")
         case .cancelled: throw APIError.conflict("The event was cancelled.", code: "event_cancelled")
         }
-        guard event.endsAt > Date() else { throw APIError.conflict("The event is over.", code: "event_over") }
+        guard event.seriesEndsAt > Date() else { throw APIError.conflict("The event is over.", code: "event_over") }
         return event
     }
 

@@ -134,7 +134,7 @@ struct DiscoveryStore: Sendable {
     /// Published, public, not over (unless a range says otherwise), and the filters.
     static func conditions(_ filters: Filters, now: Date) -> SQLQueryString {
         var query: SQLQueryString = "e.status = 'published' AND e.visibility = 'public'"
-        if let from = filters.from { query += " AND e.starts_at >= \(bind: from)" } else { query += " AND e.ends_at > \(bind: now)" }
+        if let from = filters.from { query += " AND e.starts_at >= \(bind: from)" } else { query += " AND e.series_ends_at > \(bind: now)" }
         if let to = filters.to { query += " AND e.starts_at < \(bind: to)" }
         if let kind = filters.kind { query += " AND e.kind = \(bind: kind.rawValue)" }
         if let organizer = filters.organizerId { query += " AND e.organizer_id = \(bind: organizer)" }

@@ -14,13 +14,13 @@ struct EventStore: Sendable {
         try await tx.sql.raw("""
             INSERT INTO events (id, organizer_id, title, summary, description, category_id, tags, venue_id, address, latitude, longitude,
                                 starts_at, ends_at, time_zone, kind, meeting_url, meeting_provider, capacity, visibility, status,
-                                created_at, updated_at, recurrence)
+                                created_at, updated_at, recurrence, series_ends_at)
             VALUES (\(bind: event.id), \(bind: event.organizerId), \(bind: event.title), \(bind: event.summary), \(bind: event.description),
                     \(bind: event.categoryId), \(bind: Self.json(event.tags)), \(bind: event.venueId), \(bind: event.address),
                     \(bind: event.latitude), \(bind: event.longitude), \(bind: event.startsAt), \(bind: event.endsAt), \(bind: event.timeZone),
                     \(bind: event.kind.rawValue), \(bind: event.meetingURL), \(bind: event.meetingProvider), \(bind: event.capacity),
                     \(bind: event.visibility.rawValue), \(bind: event.status.rawValue), \(bind: event.createdAt), \(bind: event.updatedAt),
-                    \(bind: Self.json(event.recurrence)))
+                    \(bind: Self.json(event.recurrence)), \(bind: event.seriesEndsAt))
             """).run()
         try await replaceTags(eventId: event.id, tags: event.tags, in: tx)
     }
@@ -34,13 +34,13 @@ struct EventStore: Sendable {
                  \(bind: event.categoryId), \(bind: Self.json(event.tags)), \(bind: event.venueId), \(bind: event.address), \(bind: event.latitude),
                  \(bind: event.longitude), \(bind: event.startsAt), \(bind: event.endsAt), \(bind: event.timeZone), \(bind: event.kind.rawValue),
                  \(bind: event.meetingURL), \(bind: event.meetingProvider), \(bind: event.capacity), \(bind: event.visibility.rawValue),
-                 \(bind: event.status.rawValue), \(bind: event.createdAt), \(bind: event.updatedAt))
+                 \(bind: event.status.rawValue), \(bind: event.createdAt), \(bind: event.updatedAt), \(bind: event.seriesEndsAt))
                 """
             }
             var query: SQLQueryString = """
                 INSERT INTO events (id, organizer_id, title, summary, description, category_id, tags, venue_id, address, latitude, longitude,
                                     starts_at, ends_at, time_zone, kind, meeting_url, meeting_provider, capacity, visibility, status,
-                                    created_at, updated_at) VALUES
+                                    created_at, updated_at, series_ends_at) VALUES
                 """
             for (index, row) in rows.enumerated() { query += (index == 0 ? " " : ", ") + row }
             try await tx.sql.raw(query).run()
@@ -61,7 +61,7 @@ struct EventStore: Sendable {
                 starts_at = \(bind: event.startsAt), ends_at = \(bind: event.endsAt), time_zone = \(bind: event.timeZone),
                 kind = \(bind: event.kind.rawValue), meeting_url = \(bind: event.meetingURL), meeting_provider = \(bind: event.meetingProvider),
                 capacity = \(bind: event.capacity), visibility = \(bind: event.visibility.rawValue), status = \(bind: event.status.rawValue),
-                recurrence = \(bind: Self.json(event.recurrence)), updated_at = \(bind: event.updatedAt)
+                recurrence = \(bind: Self.json(event.recurrence)), series_ends_at = \(bind: event.seriesEndsAt), updated_at = \(bind: event.updatedAt)
             WHERE id = \(bind: event.id)
             """).run()
         try await replaceTags(eventId: event.id, tags: event.tags, in: tx)
