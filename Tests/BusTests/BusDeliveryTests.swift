@@ -196,9 +196,11 @@ struct BusDeliveryTests {
         try await BusHarness.with(engine, pollInterval: .seconds(30), groups: [group]) { harness in
             try await Task.sleep(for: .milliseconds(300))  // workers are idle and waiting
             let published = try await harness.publish([NoteWritten(noteId: "n", index: 0)])
-            try await eventually(timeout: .seconds(5)) { handledAt.count == 1 }
+            try await eventually(timeout: .seconds(20)) { handledAt.count == 1 }
             let latency = handledAt.all[0].timeIntervalSince(published[0].occurredAt)
-            #expect(latency < 1, "took \(latency) s")
+            // Without the notification the next poll is 30 s away; the bound only needs to be far
+            // below that (a busy CI machine once took 1.5 s), it does not measure speed.
+            #expect(latency < 15, "took \(latency) s")
         }
     }
 
