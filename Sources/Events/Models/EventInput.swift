@@ -84,7 +84,7 @@ public struct EventInput: Decodable, Sendable {
             problems.append(FieldProblem(field: "location", problem: "give a venueId or a location, not both"))
         }
         if let location {
-            problems += Validate.coordinates(latitude: location.latitude, longitude: location.longitude, field: "location")
+            problems += CoordinateRules.problems(latitude: location.latitude, longitude: location.longitude, prefix: "location")
             problems += Validate.optionalText(location.address, field: "location.address", max: 300)
         }
         let meetingURL = self.meetingUrl.applied(to: current?.meetingURL)

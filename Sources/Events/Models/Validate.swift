@@ -13,13 +13,6 @@ enum Validate {
         return value.codePointCount > max ? [FieldProblem(field: field, problem: "must be at most \(max) characters")] : []
     }
 
-    static func coordinates(latitude: Double, longitude: Double, field prefix: String) -> [FieldProblem] {
-        var problems: [FieldProblem] = []
-        let dot = prefix.isEmpty ? "" : prefix + "."
-        if !(latitude.isFinite && (-90...90).contains(latitude)) { problems.append(FieldProblem(field: dot + "latitude", problem: "must be between -90 and 90")) }
-        if !(longitude.isFinite && (-180...180).contains(longitude)) { problems.append(FieldProblem(field: dot + "longitude", problem: "must be between -180 and 180")) }
-        return problems
-    }
 
     /// Tags are lowercase words: trimmed, lowercased, deduplicated; at most 10 of 1–30 characters.
     static func tags(_ raw: [String], problems: inout [FieldProblem]) -> [String] {

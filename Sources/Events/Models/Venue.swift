@@ -54,7 +54,7 @@ public struct VenueInput: Decodable, Sendable {
         if let country, !(country.count == 2 && country.allSatisfy { $0.isASCII && $0.isUppercase }) {
             problems.append(FieldProblem(field: "country", problem: "must be an ISO 3166-1 alpha-2 code such as PT"))
         }
-        problems += Validate.coordinates(latitude: latitude, longitude: longitude, field: "")
+        problems += CoordinateRules.problems(latitude: latitude, longitude: longitude, prefix: "")
         if let capacity, capacity < 1 { problems.append(FieldProblem(field: "capacity", problem: "must be at least 1")) }
         if let amenities {
             if amenities.count > 30 { problems.append(FieldProblem(field: "amenities", problem: "at most 30")) }

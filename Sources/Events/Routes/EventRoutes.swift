@@ -21,7 +21,7 @@ struct EventRoutes: Sendable {
         let event: JSONValue = ["$ref": "#/components/schemas/Event"]
         let eventPage = Page<EventView>.schema(of: event)
         let id = APIOperation.Parameter.path("id", "The event's id.")
-        let bearer: JSONValue = [["bearerAuth": []]]
+        let bearer = APIOperation.bearerSecurity
 
         events.get("", APIOperation(
             "listEvents", summary: "Published public events: upcoming by start time, or by relevance with `q`.",

@@ -14,7 +14,7 @@ struct InviteRoutes: Sendable {
         let events = api.group("/api/v1/events")
         let tags = ["events"]
         let id = APIOperation.Parameter.path("id", "The event's id.")
-        let bearer: JSONValue = [["bearerAuth": []]]
+        let bearer = APIOperation.bearerSecurity
 
         events.get("/{id}/invites", APIOperation(
             "listInvites", summary: "Who is invited (organizer).", tags: tags, parameters: [id] + PageRequest.openAPIParameters,

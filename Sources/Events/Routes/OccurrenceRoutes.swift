@@ -17,7 +17,7 @@ struct OccurrenceRoutes: Sendable {
         let id = APIOperation.Parameter.path("id", "The event's id.")
         let occurrenceId = APIOperation.Parameter.path("occurrence", "The occurrence's original start (RFC 3339, as in occurrenceId).")
         let occurrence: JSONValue = ["$ref": "#/components/schemas/Occurrence"]
-        let bearer: JSONValue = [["bearerAuth": []]]
+        let bearer = APIOperation.bearerSecurity
 
         events.get("/{id}/occurrences", APIOperation(
             "listOccurrences", summary: "The event's occurrences in a range (default: the next 90 days; at most 400 days, 500 items).",

@@ -15,7 +15,7 @@ struct PlaceRoutes: Sendable {
         document.addSchema("Category", CategoryView.schema)
         let tags = ["events"]
         let venue: JSONValue = ["$ref": "#/components/schemas/Venue"]
-        let bearer: JSONValue = [["bearerAuth": []]]
+        let bearer = APIOperation.bearerSecurity
 
         api.get("/api/v1/venues", APIOperation(
             "listVenues", summary: "Venues by name.", tags: tags,

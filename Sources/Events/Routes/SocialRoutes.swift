@@ -13,7 +13,7 @@ struct SocialRoutes: Sendable {
         let events = api.group("/api/v1/events")
         let tags = ["events"]
         let id = APIOperation.Parameter.path("id", "The event's id.")
-        let bearer: JSONValue = [["bearerAuth": []]]
+        let bearer = APIOperation.bearerSecurity
         let likeState: JSONValue = [
             "type": "object", "required": ["liked", "likeCount"],
             "properties": ["liked": ["type": "boolean"], "likeCount": ["type": "integer"]],

@@ -16,7 +16,7 @@ struct TicketRoutes: Sendable {
         let events = api.group("/api/v1/events")
         let tags = ["events"]
         let id = APIOperation.Parameter.path("id", "The event's id.")
-        let bearer: JSONValue = [["bearerAuth": []]]
+        let bearer = APIOperation.bearerSecurity
         let tier: JSONValue = ["$ref": "#/components/schemas/TicketTier"]
         let reservation: JSONValue = ["$ref": "#/components/schemas/Reservation"]
 

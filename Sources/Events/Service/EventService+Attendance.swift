@@ -48,9 +48,7 @@ extension EventService {
     /// Leaves the event; a freed seat goes to the first person waiting.
     public func leave(eventId: String, user: AuthenticatedUser) async throws {
         try await database.transaction { tx in
-            guard let event = try await store.event(id: eventId, on: tx.sql), try await canSee(event, user, on: tx.sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            let event = try await visibleEvent(eventId, to: user, on: tx.sql)
             guard let current = try await attendance.status(eventId: eventId, userId: user.id, on: tx.sql) else {
                 throw APIError.notFound("You are not attending this event.")
             }
@@ -65,9 +63,7 @@ extension EventService {
     /// The organizer (or `manage_attendees`) marks someone going as arrived.
     public func checkIn(eventId: String, attendeeId: String, by user: AuthenticatedUser) async throws {
         try await database.transaction { tx in
-            guard let event = try await store.event(id: eventId, on: tx.sql), try await canSee(event, user, on: tx.sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            let event = try await visibleEvent(eventId, to: user, on: tx.sql)
             guard user.id == event.organizerId || user.has(Permission.manageAttendees) else {
                 throw APIError.forbidden("Only the organizer (or staff with manage_attendees) checks people in.")
             }
@@ -81,9 +77,7 @@ extension EventService {
     /// interested among the people whose privacy lets them see their attendance.
     public func attendees(eventId: String, status: AttendanceStatus?, viewer: AuthenticatedUser?, page: PageRequest) async throws -> Page<AttendeeView> {
         try await database.read { sql in
-            guard let event = try await store.event(id: eventId, on: sql), try await canSee(event, viewer, on: sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            let event = try await visibleEvent(eventId, to: viewer, on: sql)
             let insider = viewer.map { $0.id == event.organizerId || $0.has(Permission.manageAttendees) } ?? false
             if !insider, status == .waitlisted {
                 throw APIError.forbidden("The waitlist is visible to the organizer only.")
@@ -103,9 +97,7 @@ extension EventService {
 
     /// The event if it can be joined: visible, published and not over.
     func joinable(_ eventId: String, user: AuthenticatedUser, on sql: any SQLDatabase) async throws -> EventRecord {
-        guard let event = try await store.event(id: eventId, on: sql), try await canSee(event, user, on: sql) else {
-            throw APIError.notFound("No event has this id.")
-        }
+        let event = try await visibleEvent(eventId, to: user, on: sql)
         switch event.status {
         case .published: break
         case .draft: throw APIError.conflict("The event is not published yet.", code: "event_not_published")

@@ -8,9 +8,7 @@ extension EventService {
 
     public func icalendar(eventId: String, viewer: AuthenticatedUser?) async throws -> String {
         try await database.read { sql in
-            guard let event = try await store.event(id: eventId, on: sql), try await canSee(event, viewer, on: sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            let event = try await visibleEvent(eventId, to: viewer, on: sql)
             var writer = ICalendarWriter(name: event.title)
             let going = try await viewer.asyncMap { try await attendance.status(eventId: eventId, userId: $0.id, on: sql) } == .going
             let insider = viewer.map { $0.id == event.organizerId || $0.has(Permission.editEvent) } == true || going

@@ -36,7 +36,7 @@ extension EventService {
     /// Events within `radiusKm` of a point, nearest first, each with its distance.
     public func nearby(latitude: Double, longitude: Double, radiusKm: Double, _ query: DiscoveryQuery, viewer: AuthenticatedUser?,
                        page: PageRequest) async throws -> Page<EventView> {
-        var problems = Validate.coordinates(latitude: latitude, longitude: longitude, field: "")
+        var problems = CoordinateRules.problems(latitude: latitude, longitude: longitude, prefix: "")
         if !(radiusKm.isFinite && radiusKm > 0 && radiusKm <= 500) { problems.append(FieldProblem(field: "radius", problem: "must be more than 0 and at most 500 (km)")) }
         guard problems.isEmpty else { throw APIError.validation(problems) }
         let center = Coordinate(latitude: latitude, longitude: longitude)
@@ -51,15 +51,16 @@ extension EventService {
             var candidates = wanted * 4
             var inside: [(EventRecord, rank: Double, distance: Double)] = []
             while true {
-                let (found, scanned) = try await discovery.nearby(center: center, box: BoundingBox(around: center, radiusKm: reach), filters, now: now,
-                                                                  page: PageRequest(limit: wanted - 1, after: page.after), candidates: candidates, on: sql)
+                let box = BoundingBox(around: center, radiusKm: reach)
+                let found = try await discovery.nearby(center: center, box: box, filters, now: now,
+                                                       page: PageRequest(limit: wanted - 1, after: page.after), candidates: candidates, on: sql)
                 inside = found.compactMap { event, rank in
                     let distance = Geo.distanceKm(center, Coordinate(latitude: event.latitude ?? 0, longitude: event.longitude ?? 0))
                     return distance <= reach ? (event, rank, distance) : nil
                 }
                 if inside.count >= wanted { break }
                 // The box held more entries than were read: read more before widening it (filters dropped many).
-                if scanned >= candidates {
+                if try await discovery.boxHoldsMore(box, than: candidates, on: sql) {
                     candidates *= 8
                     continue
                 }
@@ -79,9 +80,9 @@ extension EventService {
                                              organizerId: query.organizerId, free: query.free)
         if let categoryId = query.categoryId {
             // A category includes its subcategories.
-            let all = try await store.categories(on: sql)
-            guard all.contains(where: { $0.id == categoryId }) else { throw APIError.validation(field: "category", "is not a category") }
-            filters.categoryIds = [categoryId] + all.filter { $0.parentId == categoryId }.map(\.id)
+            let family = try await store.categoryFamily(id: categoryId, on: sql)
+            guard family.first?.id == categoryId else { throw APIError.validation(field: "category", "is not a category") }
+            filters.categoryIds = family.map(\.id)
         }
         return filters
     }
@@ -130,8 +131,7 @@ extension EventService {
         do {
             return try await database.transaction { tx in
                 if let parentId {
-                    let all = try await store.categories(on: tx.sql)
-                    guard let parent = all.first(where: { $0.id == parentId }), parent.parentId == nil else {
+                    guard let parent = try await store.categoryFamily(id: parentId, on: tx.sql).first, parent.id == parentId, parent.parentId == nil else {
                         throw APIError.validation(field: "parentId", "must be a top-level category")
                     }
                 }

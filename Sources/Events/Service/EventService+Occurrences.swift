@@ -14,18 +14,14 @@ extension EventService {
         guard to > from else { throw APIError.validation(field: "to", "must be after from") }
         guard to.timeIntervalSince(from) <= Self.longestOccurrenceRange else { throw APIError.validation(field: "to", "a range spans at most 400 days") }
         return try await database.read { sql in
-            guard let event = try await store.event(id: eventId, on: sql), try await canSee(event, viewer, on: sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            let event = try await visibleEvent(eventId, to: viewer, on: sql)
             return try await occurrences(of: event, from: from, to: to, on: sql)
         }
     }
 
     public func occurrence(eventId: String, originalStart: Date, viewer: AuthenticatedUser?) async throws -> OccurrenceView {
         try await database.read { sql in
-            guard let event = try await store.event(id: eventId, on: sql), try await canSee(event, viewer, on: sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            let event = try await visibleEvent(eventId, to: viewer, on: sql)
             return try await existingOccurrence(of: event, originalStart: originalStart, on: sql)
         }
     }

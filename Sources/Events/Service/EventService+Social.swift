@@ -11,9 +11,8 @@ extension EventService {
 
     public func setLike(eventId: String, liked: Bool, user: AuthenticatedUser) async throws -> LikeState {
         try await database.transaction { tx in
-            guard let event = try await store.event(id: eventId, on: tx.sql), event.status != .draft, try await canSee(event, user, on: tx.sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            let event = try await visibleEvent(eventId, to: user, on: tx.sql)
+            guard event.status != .draft else { throw Self.noSuchEvent }
             if liked {
                 _ = try await social.like(eventId: eventId, userId: user.id, now: Date(), in: tx)
             } else {
@@ -28,9 +27,8 @@ extension EventService {
         let text = body.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty, text.codePointCount <= 2000 else { throw APIError.validation(field: "body", "must be 1–2000 characters") }
         return try await database.transaction { tx in
-            guard let event = try await store.event(id: eventId, on: tx.sql), event.status != .draft, try await canSee(event, user, on: tx.sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            let event = try await visibleEvent(eventId, to: user, on: tx.sql)
+            guard event.status != .draft else { throw Self.noSuchEvent }
             let id = UUIDv7.string()
             try await social.insertComment(id: id, eventId: eventId, authorId: user.id, body: text, now: Date(), in: tx)
             return try await social.comment(id: id, eventId: eventId, on: tx.sql)!
@@ -39,9 +37,7 @@ extension EventService {
 
     public func comments(eventId: String, viewer: AuthenticatedUser?, page: PageRequest) async throws -> Page<CommentView> {
         try await database.read { sql in
-            guard let event = try await store.event(id: eventId, on: sql), try await canSee(event, viewer, on: sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            _ = try await visibleEvent(eventId, to: viewer, on: sql)
             return Page(fetched: try await social.comments(eventId: eventId, page: page, on: sql), limit: page.limit) { [$0.id] }
         }
     }
@@ -50,8 +46,8 @@ extension EventService {
     /// Removals by others than the author are audited.
     public func deleteComment(eventId: String, commentId: String, user: AuthenticatedUser) async throws {
         try await database.transaction { tx in
-            guard let event = try await store.event(id: eventId, on: tx.sql), try await canSee(event, user, on: tx.sql),
-                  let comment = try await social.comment(id: commentId, eventId: eventId, on: tx.sql) else {
+            let event = try await visibleEvent(eventId, to: user, on: tx.sql)
+            guard let comment = try await social.comment(id: commentId, eventId: eventId, on: tx.sql) else {
                 throw APIError.notFound("No such comment on this event.")
             }
             let moderating = comment.authorId != user.id

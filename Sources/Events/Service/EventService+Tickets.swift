@@ -19,9 +19,7 @@ extension EventService {
 
     public func tiers(eventId: String, viewer: AuthenticatedUser?) async throws -> [TicketTierView] {
         try await database.read { sql in
-            guard let event = try await store.event(id: eventId, on: sql), try await canSee(event, viewer, on: sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            _ = try await visibleEvent(eventId, to: viewer, on: sql)
             let now = Date()
             return try await tickets.tiers(eventId: eventId, on: sql).map { $0.view(now: now) }
         }

@@ -84,9 +84,7 @@ public struct EventService: Sendable {
 
     public func event(id: String, viewer: AuthenticatedUser?) async throws -> EventView {
         try await database.read { sql in
-            guard let event = try await store.event(id: id, on: sql), try await canSee(event, viewer, on: sql) else {
-                throw APIError.notFound("No event has this id.")
-            }
+            let event = try await visibleEvent(id, to: viewer, on: sql)
             return try await view(event, for: viewer, on: sql)
         }
     }
@@ -107,11 +105,17 @@ public struct EventService: Sendable {
         }
     }
 
+    static let noSuchEvent = APIError.notFound("No event has this id.")
+
+    /// The event if `viewer` may see it; 404 otherwise, so hidden events look like missing ones.
+    func visibleEvent(_ id: String, to viewer: AuthenticatedUser?, on sql: any SQLDatabase) async throws -> EventRecord {
+        guard let event = try await store.event(id: id, on: sql), try await canSee(event, viewer, on: sql) else { throw Self.noSuchEvent }
+        return event
+    }
+
     /// The event if the user may edit it: 404 when they cannot even see it, 403 when they can but may not edit.
     func editable(_ id: String, by user: AuthenticatedUser, on sql: any SQLDatabase) async throws -> EventRecord {
-        guard let event = try await store.event(id: id, on: sql), try await canSee(event, user, on: sql) else {
-            throw APIError.notFound("No event has this id.")
-        }
+        let event = try await visibleEvent(id, to: user, on: sql)
         guard user.id == event.organizerId || user.has(Permission.editEvent) else {
             throw APIError.forbidden("Only the organizer (or staff with edit_event) can change this event.")
         }
@@ -120,7 +124,7 @@ public struct EventService: Sendable {
 
     /// A venue's coordinates and address become the event's, for the spatial index.
     func resolvePlace(_ record: inout EventRecord, on sql: any SQLDatabase) async throws {
-        if let categoryId = record.categoryId, try await !store.categories(on: sql).contains(where: { $0.id == categoryId }) {
+        if let categoryId = record.categoryId, try await store.categoryFamily(id: categoryId, on: sql).first?.id != categoryId {
             throw APIError.validation(field: "categoryId", "is not a category (GET /api/v1/categories)")
         }
         guard let venueId = record.venueId else { return }

@@ -72,16 +72,17 @@ struct DiscoveryStore: Sendable {
         return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "relevance", as: Double.self)) }
     }
 
-    /// Events within `box`, nearest to `center` first, and how many index entries were read.
+    /// Events within `box`, nearest to `center` first.
     /// The order uses the squared equirectangular distance (exact enough to rank within a few
     /// hundred km, and plain arithmetic on both engines); the caller computes the great-circle
     /// distance it shows.
     ///
     /// SQLite reads the `candidates` nearest entries of the R*Tree (coordinates only, compact
-    /// pages) before touching `events` for the filters; the caller widens `candidates` when the
-    /// filters leave too few. PostgreSQL filters through the GiST index directly.
+    /// pages) before touching `events` for the filters; when the filters leave too few, the
+    /// caller asks ``boxHoldsMore`` and widens `candidates`. PostgreSQL filters through the GiST
+    /// index directly.
     func nearby(center: Coordinate, box: BoundingBox, _ filters: Filters, now: Date, page: PageRequest, candidates: Int,
-                on sql: any SQLDatabase) async throws -> (rows: [(EventRecord, Double)], scanned: Int) {
+                on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
         let scale = cos(center.latitude * .pi / 180)
         func proximity(_ latitude: String, _ longitude: String) -> SQLQueryString {
             """
@@ -113,13 +114,17 @@ struct DiscoveryStore: Sendable {
             query += " AND (proximity > \(bind: proximity) OR (proximity = \(bind: proximity) AND id > \(bind: after[1])))"
         }
         query += " ORDER BY proximity, id LIMIT \(bind: page.limit + 1)"
-        let rows = try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
-        guard sql.dialect.name != "postgresql" else { return (rows, 0) }
-        var countQuery: SQLQueryString = "SELECT COUNT(*) AS n FROM (SELECT id FROM events_geo WHERE min_lat >= \(bind: box.minLatitude)"
-        countQuery += " AND max_lat <= \(bind: box.maxLatitude) AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)"
-        countQuery += " LIMIT \(bind: candidates)) AS c"
-        let scanned = try await sql.raw(countQuery).first()?.decode(column: "n", as: Int.self) ?? 0
-        return (rows, scanned)
+        return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
+    }
+
+    /// Whether `box` holds more than `candidates` R*Tree entries, i.e. whether ``nearby`` read
+    /// only part of it. Always false on PostgreSQL, which reads the whole box.
+    func boxHoldsMore(_ box: BoundingBox, than candidates: Int, on sql: any SQLDatabase) async throws -> Bool {
+        guard sql.dialect.name != "postgresql" else { return false }
+        return try await sql.raw("""
+            SELECT COUNT(*) AS n FROM (SELECT id FROM events_geo WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
+            AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude) LIMIT \(bind: candidates + 1)) AS c
+            """).first()?.decode(column: "n", as: Int.self) ?? 0 > candidates
     }
 
     /// Published public events starting in [now, until), most attended and liked first.

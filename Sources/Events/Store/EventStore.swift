@@ -133,6 +133,12 @@ struct EventStore: Sendable {
         }
     }
 
+    /// The category `id` (first, if it exists) and its subcategories.
+    func categoryFamily(id: String, on sql: any SQLDatabase) async throws -> [(id: String, parentId: String?)] {
+        try await sql.raw("SELECT id, parent_id FROM categories WHERE id = \(bind: id) OR parent_id = \(bind: id) ORDER BY parent_id IS NOT NULL, id")
+            .all().map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "parent_id", as: String?.self)) }
+    }
+
     func insertCategory(id: String, parentId: String?, name: String, in tx: Transaction) async throws {
         try await tx.sql.raw("INSERT INTO categories (id, parent_id, name) VALUES (\(bind: id), \(bind: parentId), \(bind: name))").run()
     }

@@ -102,3 +102,8 @@ public struct APIOperation: Sendable {
         return .object(operation)
     }
 }
+
+extension APIOperation {
+    /// The security requirement of operations that need a signed-in user (an access token).
+    public static let bearerSecurity: JSONValue = [["bearerAuth": []]]
+}

@@ -5,9 +5,9 @@ import Foundation
 struct Account: Sendable {
     let id: String
     let email: String
-    let username: String
+    var username: String
     let passwordHash: String
-    let role: Role
+    var role: Role
     let emailVerifiedAt: Date?
     let failedLogins: Int
     let lockedUntil: Date?

@@ -64,12 +64,7 @@ public struct Location: Sendable, Codable, Equatable {
         if (latitude == nil) != (longitude == nil) {
             problems.append(FieldProblem(field: "location", problem: "latitude and longitude come together"))
         }
-        if let latitude, !(latitude.isFinite && (-90...90).contains(latitude)) {
-            problems.append(FieldProblem(field: "location.latitude", problem: "must be between -90 and 90"))
-        }
-        if let longitude, !(longitude.isFinite && (-180...180).contains(longitude)) {
-            problems.append(FieldProblem(field: "location.longitude", problem: "must be between -180 and 180"))
-        }
+        problems += CoordinateRules.problems(latitude: latitude, longitude: longitude, prefix: "location")
         if city == nil, latitude == nil {
             problems.append(FieldProblem(field: "location", problem: "needs a city or coordinates; send null to remove the location"))
         }

@@ -106,7 +106,7 @@ struct AuthRoutes: Sendable {
         }
 
         auth.post("/logout", APIOperation(
-            "logout", summary: "Sign out this session.", tags: tags, responses: [.noContent("Signed out.")], security: IdentityRouting.bearer)
+            "logout", summary: "Sign out this session.", tags: tags, responses: [.noContent("Signed out.")], security: APIOperation.bearerSecurity)
         ) { request, context in
             let user = try context.requireUser()
             try await service.logout(user, client: IdentityService.Client(request, context))
@@ -116,7 +116,7 @@ struct AuthRoutes: Sendable {
         auth.post("/logout-all", APIOperation(
             "logoutEverywhere", summary: "Sign out every session of this account, this one included.", tags: tags,
             responses: [.json(200, "How many sessions ended.", schema: ["type": "object", "required": ["count"], "properties": ["count": ["type": "integer"]]])],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let user = try context.requireUser()
             return CountBody(count: try await service.logoutEverywhere(user, client: IdentityService.Client(request, context)))
@@ -124,7 +124,7 @@ struct AuthRoutes: Sendable {
 
         auth.get("/me", APIOperation(
             "getCurrentAccount", summary: "The signed-in account.", tags: tags,
-            responses: [.json(200, "The account.", schema: ["$ref": "#/components/schemas/Account"])], security: IdentityRouting.bearer)
+            responses: [.json(200, "The account.", schema: ["$ref": "#/components/schemas/Account"])], security: APIOperation.bearerSecurity)
         ) { _, context in
             let user = try context.requireUser()
             return Encoded(try await service.account(of: user))
@@ -138,7 +138,7 @@ struct AuthRoutes: Sendable {
             ],
             responses: [.noContent("Changed."), .error(403, "The current password is wrong."), .error(422, "The new password breaks a rule."),
                         .error(429, "Too many attempts.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let body = try await request.decode(as: PasswordChangeBody.self, context: context)
             let user = try context.requireUser()
@@ -153,7 +153,7 @@ struct AuthRoutes: Sendable {
             responses: [.json(200, "The sessions.", schema: [
                 "type": "object", "required": ["items"],
                 "properties": ["items": ["type": "array", "items": ["$ref": "#/components/schemas/Session"]]],
-            ])], security: IdentityRouting.bearer)
+            ])], security: APIOperation.bearerSecurity)
         ) { _, context in
             let user = try context.requireUser()
             return SessionsBody(items: try await service.sessions(of: user))
@@ -162,7 +162,7 @@ struct AuthRoutes: Sendable {
         auth.delete("/sessions/{id}", APIOperation(
             "revokeSession", summary: "Sign out one of this account's sessions.", tags: tags,
             parameters: [.path("id", "The session's id.")],
-            responses: [.noContent("Signed out."), .error(404, "No such active session of yours.")], security: IdentityRouting.bearer)
+            responses: [.noContent("Signed out."), .error(404, "No such active session of yours.")], security: APIOperation.bearerSecurity)
         ) { request, context in
             let id = try context.parameters.require("id")
             let user = try context.requireUser()
@@ -173,7 +173,7 @@ struct AuthRoutes: Sendable {
         auth.post("/sessions/revoke-others", APIOperation(
             "revokeOtherSessions", summary: "Sign out every other session of this account.", tags: tags,
             responses: [.json(200, "How many sessions ended.", schema: ["type": "object", "required": ["count"], "properties": ["count": ["type": "integer"]]])],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let user = try context.requireUser()
             return CountBody(count: try await service.revokeOtherSessions(user, client: IdentityService.Client(request, context)))

@@ -33,7 +33,7 @@ struct RecoveryRoutes: Sendable {
         auth.post("/verify-email/resend", APIOperation(
             "resendVerificationEmail", summary: "Mail a new verification link to the signed-in account (earlier links stop working).", tags: tags,
             responses: [.json(202, "Sent.", schema: accepted), .error(409, "Already verified."), .error(429, "Too many mails.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let user = try context.requireUser()
             return try await limits.limited(request, context, client: limits.mailPerClient, account: (user.email, limits.mailPerAccount)) {

@@ -34,7 +34,7 @@ struct TwoFactorRoutes: Sendable {
                 "type": "object", "required": ["otpauthUri", "secret"],
                 "properties": ["otpauthUri": ["type": "string"], "secret": ["type": "string", "description": "Base32, for typing in by hand."]],
             ]), .error(409, "Two-factor sign-in is already on.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { _, context in
             let user = try context.requireUser()
             return Encoded(try await service.beginTwoFactorSetup(user))
@@ -45,7 +45,7 @@ struct TwoFactorRoutes: Sendable {
             requestBody: codeBody,
             responses: [.json(200, "On. Keep the backup codes somewhere safe.", schema: backupCodes), .error(409, "No enrolment was started."),
                         .error(422, "The code is wrong.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let body = try await request.decode(as: CodeBody.self, context: context)
             let user = try context.requireUser()
@@ -60,7 +60,7 @@ struct TwoFactorRoutes: Sendable {
             ],
             responses: [.noContent("Off."), .error(403, "The password is wrong."), .error(409, "Two-factor sign-in is not on."), .error(422, "The code is wrong."),
                         .error(429, "Too many attempts.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let body = try await request.decode(as: DisableBody.self, context: context)
             let user = try context.requireUser()
@@ -74,7 +74,7 @@ struct TwoFactorRoutes: Sendable {
             "regenerateBackupCodes", summary: "Replace the backup codes (the old ones stop working); needs a current authenticator code.", tags: tags,
             requestBody: codeBody,
             responses: [.json(200, "The new codes.", schema: backupCodes), .error(409, "Two-factor sign-in is not on."), .error(422, "The code is wrong.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let body = try await request.decode(as: CodeBody.self, context: context)
             let user = try context.requireUser()

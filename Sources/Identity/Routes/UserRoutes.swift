@@ -51,7 +51,7 @@ struct UserRoutes: Sendable {
             ],
             responses: [.json(200, "The profile as you now see it.", schema: profile), .error(403, "Not your profile."), .error(404, "No such user."),
                         .error(409, "The username is taken."), .error(422, "A field breaks a rule.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let body = try await request.decode(as: IdentityService.ProfileUpdate.self, context: context)
             let id = try Self.userId(context)
@@ -64,7 +64,7 @@ struct UserRoutes: Sendable {
             "exportPersonalData", summary: "Download everything Flow's account service holds about you, as JSON.", tags: tags, parameters: [id],
             responses: [.json(200, "Your data.", schema: ["type": "object", "required": ["exportedAt", "account", "profile", "preferences", "sessions", "twoFactor", "auditLog"]]),
                         .error(403, "Only your own data.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { _, context in
             let user = try Self.requireSelf(context)
             var headers = HTTPFields()
@@ -82,7 +82,7 @@ struct UserRoutes: Sendable {
                 "properties": ["password": ["type": "string"], "code": ["type": ["string", "null"], "description": "Needed when two-factor sign-in is on."]],
             ],
             responses: [.noContent("Deleted."), .error(403, "Wrong password, or not your account."), .error(422, "The 2FA code is missing or wrong.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let user = try Self.requireSelf(context)
             let body = try await request.decode(as: DeleteBody.self, context: context)
@@ -96,7 +96,7 @@ struct UserRoutes: Sendable {
             requestBody: ["type": "object", "required": ["role"], "properties": ["role": ["type": "string", "enum": ["user", "moderator", "admin"]]]],
             responses: [.json(200, "The account with its new role.", schema: ["$ref": "#/components/schemas/Account"]),
                         .error(403, "Needs manage_roles."), .error(404, "No such user."), .error(409, "Your own role.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             try await changeRole(request, context)
         }
@@ -113,7 +113,7 @@ struct UserRoutes: Sendable {
 
         api.get("/api/v1/preferences", APIOperation(
             "getPreferences", summary: "Your language, time zone, theme and notification switches.", tags: tags,
-            responses: [.json(200, "The preferences.", schema: preferences)], security: IdentityRouting.bearer)
+            responses: [.json(200, "The preferences.", schema: preferences)], security: APIOperation.bearerSecurity)
         ) { _, context in
             let user = try context.requireUser()
             return Encoded(try await service.preferences(of: user))
@@ -123,7 +123,7 @@ struct UserRoutes: Sendable {
             "updatePreferences", summary: "Change preferences; left-out fields and notification switches keep their value.", tags: tags,
             requestBody: Preferences.Update.schema,
             responses: [.json(200, "The preferences now.", schema: preferences), .error(422, "A field breaks a rule.")],
-            security: IdentityRouting.bearer)
+            security: APIOperation.bearerSecurity)
         ) { request, context in
             let body = try await request.decode(as: Preferences.Update.self, context: context)
             let user = try context.requireUser()

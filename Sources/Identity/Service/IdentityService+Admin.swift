@@ -18,9 +18,9 @@ extension IdentityService {
                 try await audit.record(.init(actorId: nil, action: "user.role_changed", entityType: "user", entityId: existing.id,
                                              changes: ["role": AuditChange(before: .string(existing.role.rawValue), after: "admin")],
                                              reason: "flow users create-admin"), clientAddress: nil, in: tx)
-                return AccountView(id: existing.id, email: existing.email, username: existing.username, role: "admin",
-                                   emailVerified: existing.emailVerifiedAt != nil, twoFactorEnabled: existing.twoFactorEnabled,
-                                   createdAt: existing.createdAt)
+                var promoted = existing
+                promoted.role = .admin
+                return promoted.publicView
             }
             let id = UUIDv7.string(at: now)
             try await store.insertAccount(id: id, email: email, username: username, passwordHash: hash, role: .admin, now: now, in: tx)
@@ -53,8 +53,9 @@ extension IdentityService {
             try await audit.record(.init(actorId: user.id, action: "user.role_changed", entityType: "user", entityId: id,
                                          changes: ["role": AuditChange(before: .string(account.role.rawValue), after: .string(role.rawValue))]),
                                    clientAddress: client.address, in: tx)
-            return AccountView(id: account.id, email: account.email, username: account.username, role: role.rawValue,
-                               emailVerified: account.emailVerifiedAt != nil, twoFactorEnabled: account.twoFactorEnabled, createdAt: account.createdAt)
+            var changed = account
+            changed.role = role
+            return changed.publicView
         }
     }
 }

@@ -54,9 +54,7 @@ extension IdentityService {
                 if let username = update.username, username != account.username {
                     try await store.setUsername(userId: id, username: username, now: now, in: tx)
                     changed.append("username")
-                    current = Account(id: account.id, email: account.email, username: username, passwordHash: account.passwordHash, role: account.role,
-                                      emailVerifiedAt: account.emailVerifiedAt, failedLogins: account.failedLogins, lockedUntil: account.lockedUntil,
-                                      createdAt: account.createdAt, totpSecret: account.totpSecret, deletedAt: account.deletedAt)
+                    current.username = username
                 }
                 if !changed.isEmpty {
                     try await store.saveProfile(userId: id, after, now: now, in: tx)
