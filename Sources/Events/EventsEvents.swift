@@ -14,6 +14,13 @@ public struct EventCreated: DomainEvent {
     public let visibility: String
 }
 
+extension EventCreated {
+    init(_ record: EventRecord) {
+        self.init(eventId: record.id, organizerId: record.organizerId, title: record.title, startsAt: record.startsAt,
+                  status: record.status.rawValue, visibility: record.visibility.rawValue)
+    }
+}
+
 /// An event's details changed; `fields` names what changed.
 public struct EventUpdated: DomainEvent {
     public static let type = "event.updated"

@@ -11,7 +11,7 @@ public struct EventsModule: FlowModule {
             bus.register(event)
         }
         service = EventService(database: context.database, publisher: bus.publisher(producer: "events"), privacy: privacy, users: users,
-                               publicURL: context.config.publicURL, logger: context.logger)
+                               publicURL: context.config.publicURL, viewCacheLifetime: context.config.eventCacheLifetime, logger: context.logger)
     }
 
     public var migrations: [Migration] { EventsMigrations.all }

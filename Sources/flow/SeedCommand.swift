@@ -38,7 +38,11 @@ struct SeedCommand: AsyncParsableCommand {
             let seeder = EventSeeder(service: modules.events)
             if demo {
                 let summary = try await seeder.seedDemo(users: users, city: place)
-                print("Demo data around \(place.name): \(summary.venues) venues, \(summary.events) events, \(summary.attendances) attendances.")
+                if summary.alreadySeeded {
+                    print("Demo data is already here (the demo accounts own \(summary.venues) venues); nothing added.")
+                } else {
+                    print("Demo data around \(place.name): \(summary.venues) venues, \(summary.events) events, \(summary.attendances) attendances.")
+                }
                 print("Sign in as demo1@flow.test … demo10@flow.test with the password '\(Self.demoPassword)'.")
             }
             if let events {

@@ -161,7 +161,9 @@ struct BusDeliveryTests {
     @Test("a claim whose worker died expires and the delivery is handled again", arguments: TestEngine.allCases)
     func expiredClaimIsRedelivered(engine: TestEngine) async throws {
         let handled = Recorder<Int>()
-        let group = ConsumerGroup(name: "survivor", handling: NoteWritten.self, claimTimeout: .milliseconds(300)) { _, _, attempt in
+        // Long enough that the second claim below comes well inside it even on a loaded machine
+        // (300 ms was not: a busy CI host let the live claim expire in between).
+        let group = ConsumerGroup(name: "survivor", handling: NoteWritten.self, claimTimeout: .seconds(2)) { _, _, attempt in
             handled.append(attempt.number)
         }
         // No workers yet: a "dead" worker claims the delivery and never finishes it.
@@ -171,7 +173,7 @@ struct BusDeliveryTests {
             #expect(claimed.count == 1)
             let again = try await harness.bus.store.claim(group: group, worker: "other", limit: 10, now: Date())
             #expect(again.isEmpty, "a live claim must not be claimed twice")
-            try await Task.sleep(for: .milliseconds(350))
+            try await Task.sleep(for: .milliseconds(2_100))
             let worker = GroupWorker(bus: harness.bus, group: group, name: "rescuer", pollInterval: .milliseconds(20), logger: TestDatabases.logger)
             let stopping = AtomicFlag()
             try await withThrowingTaskGroup(of: Void.self) { tasks in

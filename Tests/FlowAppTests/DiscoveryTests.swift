@@ -31,6 +31,9 @@ struct DiscoveryTests {
             // "jazz" in the title ranks above "jazz" in a summary.
             #expect(Self.titles(try await API.send(client, .get, "/api/v1/events?q=jazz")) == ["Jazz night", "Beach run"])
             #expect(Self.titles(try await API.send(client, .get, "/api/v1/events?q=tasting")) == ["Porto wine tasting"])
+            // The last word is a prefix on both engines (search as you type); operators are plain words.
+            #expect(Self.titles(try await API.send(client, .get, "/api/v1/events?q=wine%20tast")) == ["Porto wine tasting"])
+            #expect(Self.titles(try await API.send(client, .get, "/api/v1/events?q=por%20%26%20!wine")).isEmpty)
             #expect(Self.titles(try await API.send(client, .get, #"/api/v1/events?q=%22unbalanced%20AND%20(OR"#)).isEmpty)
 
             let near = try await API.send(client, .get, "/api/v1/events/nearby?lat=38.7223&lng=-9.1393&radius=30")
@@ -50,6 +53,51 @@ struct DiscoveryTests {
                 cursor = page.json["nextCursor"] as? String
             } while cursor != nil
             #expect(seen == ["Jazz night", "Rock concert", "Beach run", "Porto wine tasting"])
+        }
+    }
+
+    @Test("search ranks title, tags, summary, description, then prefix matches, newest first within each; pages cover every match once",
+          arguments: TestEngine.allCases)
+    func searchTiers(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, _ in
+            let ada = try await API.register(client, "ada@example.com", "ada")
+            for (title, extra) in [("Street fair", #","description":"A jazz band plays all day""#), ("Jazzercise class", ""), ("Jazz brunch", ""),
+                                   ("Sunday market", #","summary":"Stalls, with jazz""#), ("Sunday brunch", #","tags":["jazz"]"#), ("Cinema", ""),
+                                   ("Jazz night", "")] {
+                _ = try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON(title, extra: extra))
+            }
+            let expected = ["Jazz night", "Jazz brunch", "Sunday brunch", "Sunday market", "Street fair", "Jazzercise class"]
+            #expect(Self.titles(try await API.send(client, .get, "/api/v1/events?q=jazz")) == expected)
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let page = try await API.send(client, .get, "/api/v1/events?q=jazz&limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                #expect(page.status == .ok, "\(page.text)")
+                seen += Self.titles(page)
+                cursor = page.json["nextCursor"] as? String
+            } while cursor != nil && seen.count < 20
+            #expect(seen == expected)
+            // Two letters are never a prefix; three are.
+            #expect(Self.titles(try await API.send(client, .get, "/api/v1/events?q=ja")).isEmpty)
+            // "jaz" is no word: every match is a prefix match, in one tier, newest first.
+            #expect(Self.titles(try await API.send(client, .get, "/api/v1/events?q=jaz")) == ["Jazz night", "Sunday brunch", "Sunday market", "Jazz brunch", "Jazzercise class", "Street fair"])
+        }
+    }
+
+    @Test("nearby search reaches across the antimeridian, nearest first", arguments: TestEngine.allCases)
+    func antimeridian(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, _ in
+            let ada = try await API.register(client, "ada@example.com", "ada")
+            // Around Taveuni, Fiji, where the 180th meridian runs through the island.
+            _ = try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Just east", lat: -16.8, lng: -179.98))
+            _ = try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("West side", lat: -16.8, lng: 179.90))
+            _ = try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Too far east", lat: -16.8, lng: -179.5))
+            for (lng, expected) in [(179.99, ["Just east", "West side"]), (-179.99, ["Just east", "West side"])] {
+                let near = try await API.send(client, .get, "/api/v1/events/nearby?lat=-16.8&lng=\(lng)&radius=20")
+                #expect(Self.titles(near) == expected, "from \(lng): \(near.text)")
+                let distances = (near.json["items"] as? [[String: Any]] ?? []).compactMap { $0["distanceKm"] as? Double }
+                #expect(distances.allSatisfy { $0 < 20 } && distances == distances.sorted())
+            }
         }
     }
 

@@ -109,13 +109,13 @@ struct EventRouteTests {
 
 @Suite("Events: invitations")
 struct InviteTests {
-    @Test("a private event is seen and joined by invitees only; unknown ids are refused", arguments: TestEngine.allCases)
+    @Test("a private event is seen and joined by invitees only; unknown ids are refused; withdrawing the invitation withdraws the seat", arguments: TestEngine.allCases)
     func privateEvents(engine: TestEngine) async throws {
         try await withTestServer(engine) { client, server in
             let ada = try await API.register(client, "ada@example.com", "ada")
             let bob = try await API.register(client, "bob@example.com", "bob")
             let cyd = try await API.register(client, "cyd@example.com", "cyd")
-            let id = try #require(try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Birthday", extra: #","visibility":"private""#))["id"] as? String)
+            let id = try #require(try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON("Birthday", extra: #","visibility":"private","capacity":1"#))["id"] as? String)
             #expect(try await API.send(client, .get, "/api/v1/events/\(id)", token: bob.token).status == .notFound)
             #expect(try await API.send(client, .post, "/api/v1/events/\(id)/attend", token: bob.token).status == .notFound)
             #expect(try await API.send(client, .post, "/api/v1/events/\(id)/invites", #"{"userIds":["\#(bob.id)"]}"#, token: cyd.token).status == .notFound)
@@ -131,8 +131,14 @@ struct InviteTests {
             #expect(try await API.send(client, .get, "/api/v1/events/\(id)/invites", token: bob.token).status == .forbidden)
             #expect(DiscoveryTests.titles(try await API.send(client, .get, "/api/v1/events", token: bob.token)).isEmpty)
             #expect(try await API.count(server, "SELECT COUNT(*) AS n FROM bus_events WHERE type = 'event.invited'") == 1)
+            // Cyd waits for the one seat; withdrawing Bob's invitation takes his seat and gives it to her.
+            #expect(try await API.send(client, .post, "/api/v1/events/\(id)/invites", #"{"userIds":["\#(cyd.id)"]}"#, token: ada.token).status == .ok)
+            #expect(try await API.send(client, .post, "/api/v1/events/\(id)/attend", token: cyd.token).json["status"] as? String == "waitlisted")
             #expect(try await API.send(client, .delete, "/api/v1/events/\(id)/invites/\(bob.id)", token: ada.token).status == .noContent)
             #expect(try await API.send(client, .delete, "/api/v1/events/\(id)/invites/\(bob.id)", token: ada.token).status == .notFound)
+            #expect(try await API.send(client, .get, "/api/v1/events/\(id)", token: bob.token).status == .notFound, "no invitation, no attendance: no access")
+            let asCyd = try await API.send(client, .get, "/api/v1/events/\(id)", token: cyd.token).json
+            #expect(asCyd["myAttendance"] as? String == "going" && asCyd["goingCount"] as? Int == 1 && asCyd["waitlistCount"] as? Int == 0)
         }
     }
 }

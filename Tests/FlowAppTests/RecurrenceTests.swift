@@ -76,9 +76,14 @@ struct RecurrenceTests {
             let after = try await API.send(client, .get, "/api/v1/events/\(id)/occurrences?from=\(RFC3339.format(first.addingTimeInterval(-60)))&to=\(RFC3339.format(first.addingTimeInterval(60 * 86_400)))")
             let titles = (after.json["items"] as? [[String: Any]] ?? []).compactMap { $0["title"] as? String }
             #expect(titles == ["Weekly run", "Hill run", "Weekly run", "Weekly run"])
+            // A range holding only the new date (not the original one) lists the moved occurrence.
+            let movedInto = try await API.send(client, .get, "/api/v1/events/\(id)/occurrences?from=\(RFC3339.format(first.addingTimeInterval(7.5 * 86_400)))&to=\(RFC3339.format(first.addingTimeInterval(9 * 86_400)))")
+            #expect((movedInto.json["items"] as? [[String: Any]] ?? []).compactMap { $0["occurrenceId"] as? String } == [second], "\(movedInto.text)")
 
             let ics = try await API.send(client, .get, "/api/v1/events/\(id).ics").text
             #expect(ics.contains("RRULE:FREQ=WEEKLY;COUNT=5") && ics.contains("EXDATE;TZID=Europe/Lisbon:"))
+            // The moved occurrence is its own VEVENT with the series' UID and the original start as RECURRENCE-ID.
+            #expect(ics.components(separatedBy: "BEGIN:VEVENT").count == 3 && ics.contains("RECURRENCE-ID;TZID=Europe/Lisbon:") && ics.contains("SUMMARY:Hill run"), "\(ics)")
             #expect(try await API.send(client, .get, "/api/v1/events/\(id)/occurrences/not-a-date").status == .notFound)
         }
     }

@@ -124,3 +124,29 @@ def test_recurrence_agrees_with_dateutil(start_flow):
         expected = dateutil_starts(first_local, zone, spec)
         assert got == expected[:len(got)] and len(got) == min(len(expected), len(got)), (rule, got[:5], expected[:5])
         assert len(got) == len(expected), (rule, len(got), len(expected))
+
+
+def test_a_moved_occurrence_exports_as_a_recurrence_id_override(start_flow):
+    flow = start_flow({"FLOW_LOG_LEVEL": "warning"})
+    ada = register(flow.base, "ada@example.com", "ada")
+    first = datetime(2031, 5, 7, 17, 0, tzinfo=timezone.utc)
+    body = {"title": "Weekly run", "startsAt": first.isoformat().replace("+00:00", "Z"),
+            "endsAt": (first + timedelta(hours=1)).isoformat().replace("+00:00", "Z"), "timeZone": "Europe/Lisbon", "type": "physical",
+            "location": {"latitude": 38.7, "longitude": -9.1}, "recurrence": {"frequency": "weekly", "count": 4}}
+    created = requests.post(f"{flow.base}/api/v1/events", json=body, headers=ada, timeout=10)
+    assert created.status_code == 201, created.text
+    event_id = created.json()["id"]
+    second = (first + timedelta(days=7)).isoformat().replace("+00:00", "Z")
+    moved_to = first + timedelta(days=8, hours=2)
+    moved = requests.put(f"{flow.base}/api/v1/events/{event_id}/occurrences/{second}", headers=ada, timeout=10,
+                         json={"startsAt": moved_to.isoformat().replace("+00:00", "Z"), "title": "Hill run"})
+    assert moved.status_code == 200, moved.text
+
+    calendar = icalendar.Calendar.from_ical(requests.get(f"{flow.base}/api/v1/events/{event_id}.ics", timeout=10).content)
+    series, override = sorted(calendar.walk("VEVENT"), key=lambda vevent: "RECURRENCE-ID" in vevent)
+    assert str(series["UID"]) == str(override["UID"]) == f"{event_id}@flow"
+    assert "RRULE" in series and "RRULE" not in override
+    assert override.decoded("RECURRENCE-ID").astimezone(timezone.utc) == first + timedelta(days=7)
+    assert override.decoded("DTSTART").astimezone(timezone.utc) == moved_to
+    assert override.decoded("DTEND").astimezone(timezone.utc) == moved_to + timedelta(hours=1)
+    assert str(override["SUMMARY"]) == "Hill run"

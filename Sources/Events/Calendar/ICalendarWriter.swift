@@ -30,6 +30,17 @@ struct ICalendarWriter {
         /// RRULE value and EXDATEs, for recurring series.
         var recurrence: String? = nil
         var exceptions: [Date] = []
+        /// The original start of the one occurrence this entry overrides (RECURRENCE-ID); same UID as the series.
+        var recurrenceId: Date? = nil
+
+        /// This series' entry for one occurrence moved or renamed alone.
+        func overriding(_ occurrence: OccurrenceView) -> Event {
+            var entry = Event(uid: uid, start: occurrence.startsAt, end: occurrence.endsAt, timeZone: timeZone, summary: occurrence.title,
+                              description: description, location: location, latitude: latitude, longitude: longitude, url: url,
+                              cancelled: cancelled, categories: categories, created: created, modified: modified)
+            entry.recurrenceId = occurrence.originalStartsAt
+            return entry
+        }
     }
 
     mutating func add(_ event: Event) {
@@ -42,6 +53,7 @@ struct ICalendarWriter {
         lines.append("DTSTAMP:\(Self.utc(Date()))")
         lines.append("DTSTART;TZID=\(zone):\(Self.local(event.start, event.timeZone))")
         lines.append("DTEND;TZID=\(zone):\(Self.local(event.end, event.timeZone))")
+        if let original = event.recurrenceId { lines.append("RECURRENCE-ID;TZID=\(zone):\(Self.local(original, event.timeZone))") }
         if let recurrence = event.recurrence { lines.append("RRULE:\(recurrence)") }
         if !event.exceptions.isEmpty {
             lines.append("EXDATE;TZID=\(zone):" + event.exceptions.map { Self.local($0, event.timeZone) }.joined(separator: ","))

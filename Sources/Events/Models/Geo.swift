@@ -5,24 +5,30 @@ public struct Coordinate: Sendable, Equatable {
     public let longitude: Double
 }
 
-/// A latitude/longitude rectangle around a circle, for the spatial indexes.
-struct BoundingBox: Sendable {
+/// A latitude/longitude rectangle, for the spatial indexes.
+struct BoundingBox: Sendable, Equatable {
     let minLatitude: Double
     let maxLatitude: Double
     let minLongitude: Double
     let maxLongitude: Double
 
-    /// The box enclosing a circle of `radiusKm` around `center`. Near the poles the longitude
-    /// span grows to the whole circle; a box crossing the antimeridian is clamped at ±180
-    /// (events just across it are missed, a known limit).
-    init(around center: Coordinate, radiusKm: Double) {
+    /// The rectangles enclosing a circle of `radiusKm` around `center`: one, or two when the
+    /// circle crosses the antimeridian (one each side of ±180°). Near the poles the longitude
+    /// span grows to the whole circle.
+    static func covering(_ center: Coordinate, radiusKm: Double) -> [BoundingBox] {
         let latitudeSpan = radiusKm / Geo.kilometresPerDegree
-        minLatitude = max(-90, center.latitude - latitudeSpan)
-        maxLatitude = min(90, center.latitude + latitudeSpan)
+        let minLatitude = max(-90, center.latitude - latitudeSpan)
+        let maxLatitude = min(90, center.latitude + latitudeSpan)
         let scale = cos(center.latitude * .pi / 180)
         let longitudeSpan = scale < 0.01 ? 180 : min(180, latitudeSpan / scale)
-        minLongitude = max(-180, center.longitude - longitudeSpan)
-        maxLongitude = min(180, center.longitude + longitudeSpan)
+        func box(_ west: Double, _ east: Double) -> BoundingBox {
+            BoundingBox(minLatitude: minLatitude, maxLatitude: maxLatitude, minLongitude: west, maxLongitude: east)
+        }
+        let west = center.longitude - longitudeSpan, east = center.longitude + longitudeSpan
+        if longitudeSpan >= 180 { return [box(-180, 180)] }
+        if west < -180 { return [box(-180, east), box(west + 360, 180)] }
+        if east > 180 { return [box(west, 180), box(-180, east - 360)] }
+        return [box(west, east)]
     }
 }
 

@@ -26,7 +26,7 @@ struct EventRoutes: Sendable {
         events.get("", APIOperation(
             "listEvents", summary: "Published public events: upcoming by start time, or by relevance with `q`.",
             description: "Filters combine. Without `from`, events that have not ended. `q` is full-text search over title, tags, summary and description (stemmed; the last word matches as a prefix on SQLite).",
-            tags: tags, parameters: Self.filterParameters + [.query("q", "Search words.", schema: ["type": "string", "maxLength": 200])] + PageRequest.openAPIParameters,
+            tags: tags, parameters: Self.filterParameters + [.query("q", "Search words, all required. Ranked by where they match (title, tags, summary, anywhere, then the last word as a prefix of 3+ letters), newest first within each.", schema: ["type": "string", "maxLength": 200])] + PageRequest.openAPIParameters,
             responses: [.json(200, "A page of events.", schema: eventPage), .error(422, "A filter is invalid.")])
         ) { request, context in
             var query = try Self.discoveryQuery(request)
@@ -74,7 +74,7 @@ struct EventRoutes: Sendable {
             parameters: [id], responses: [.json(200, "The event.", schema: event), .error(404, "No such event, or not visible to you.")])
         ) { _, context in
             let eventId = try context.parameters.require("id")
-            return Encoded(try await service.event(id: eventId, viewer: context.user))
+            return try await service.renderedEvent(id: eventId, viewer: context.user)
         }
 
         events.put("/{id}", APIOperation(

@@ -45,7 +45,7 @@ struct InviteRoutes: Sendable {
         }
 
         events.delete("/{id}/invites/{userId}", APIOperation(
-            "withdrawInvite", summary: "Withdraw an invitation (organizer).", tags: tags, parameters: [id, .path("userId", "The invitee.")],
+            "withdrawInvite", summary: "Withdraw an invitation (organizer). On a private event the person's attendance goes with it; a freed seat goes to the first person waiting.", tags: tags, parameters: [id, .path("userId", "The invitee.")],
             responses: [.noContent("Withdrawn."), .error(403, "Not the organizer."), .error(404, "No such invitation.")], security: bearer)
         ) { _, context in
             let user = try context.requireUser()

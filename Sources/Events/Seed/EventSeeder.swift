@@ -3,8 +3,8 @@ import Foundation
 
 /// Fills the database with events: synthetic ones in bulk for benchmarks, or a small realistic
 /// demo (venues, a few hundred events, attendance, likes, comments, tickets) for newcomers.
-/// Bulk-inserted events publish no domain events (a million `event.created` would only load
-/// the bus); demo attendance and likes go through the service and do publish.
+/// Synthetic events publish no domain events (a million `event.created` would only load the
+/// bus); demo events, attendance and likes do, like events made through the API.
 public struct EventSeeder: Sendable {
     let service: EventService
 
@@ -38,10 +38,15 @@ public struct EventSeeder: Sendable {
         public let venues: Int
         public let events: Int
         public let attendances: Int
+        /// True when the demo accounts already had venues: nothing was added.
+        public var alreadySeeded = false
     }
 
-    /// Venues, `events` events around `city` organised by `users`, and activity on them.
+    /// Venues, `events` events around `city` organised by `users`, and activity on them. Runs
+    /// once: when the demo accounts already own venues, it adds nothing.
     public func seedDemo(users: [AuthenticatedUser], city: SeedCity, events count: Int = 300) async throws -> DemoSummary {
+        let existing = try await service.database.read { sql in try await service.store.venueCount(createdBy: users.map(\.id), on: sql) }
+        guard existing == 0 else { return DemoSummary(venues: existing, events: 0, attendances: 0, alreadySeeded: true) }
         var random = SeededRandom(seed: 7)
         var venues: [VenueView] = []
         for (index, place) in SeedVocabulary.places.enumerated() {
@@ -61,7 +66,12 @@ public struct EventSeeder: Sendable {
             records.append(record)
         }
         let all = records
-        try await service.database.transaction { tx in try await service.store.insertBatch(all, in: tx) }
+        try await service.database.transaction { tx in
+            try await service.store.insertBatch(all, in: tx)
+            for record in all {
+                try await service.publisher.publish(EventCreated(record), key: record.id, in: tx)
+            }
+        }
         var attendances = 0
         for record in records.prefix(120) {
             for user in users.shuffled(using: &random).prefix(Int.random(in: 1...6, using: &random)) where user.id != record.organizerId {

@@ -49,15 +49,21 @@ extension EventService {
     public func leave(eventId: String, user: AuthenticatedUser) async throws {
         try await database.transaction { tx in
             let event = try await visibleEvent(eventId, to: user, on: tx.sql)
-            guard let current = try await attendance.status(eventId: eventId, userId: user.id, on: tx.sql) else {
+            guard try await removeAttendance(of: user.id, from: event, in: tx) else {
                 throw APIError.notFound("You are not attending this event.")
             }
-            let now = Date()
-            try await attendance.remove(eventId: eventId, userId: user.id, in: tx)
-            try await release(current, eventId: eventId, in: tx)
-            try await publisher.publish(AttendanceChanged(eventId: eventId, userId: user.id, from: current.rawValue, to: nil), key: eventId, in: tx)
-            if current == .going, event.status == .published { try await promoteWaiting(eventId: eventId, now: now, in: tx) }
         }
+    }
+
+    /// Removes `userId`'s attendance, if any, giving a freed seat to the first person waiting.
+    /// Returns whether there was one.
+    func removeAttendance(of userId: String, from event: EventRecord, in tx: Transaction) async throws -> Bool {
+        guard let current = try await attendance.status(eventId: event.id, userId: userId, on: tx.sql) else { return false }
+        try await attendance.remove(eventId: event.id, userId: userId, in: tx)
+        try await release(current, eventId: event.id, in: tx)
+        try await publisher.publish(AttendanceChanged(eventId: event.id, userId: userId, from: current.rawValue, to: nil), key: event.id, in: tx)
+        if current == .going, event.status == .published { try await promoteWaiting(eventId: event.id, now: Date(), in: tx) }
+        return true
     }
 
     /// The organizer (or `manage_attendees`) marks someone going as arrived.

@@ -12,7 +12,7 @@ extension EventService {
             var writer = ICalendarWriter(name: event.title)
             let going = try await viewer.asyncMap { try await attendance.status(eventId: eventId, userId: $0.id, on: sql) } == .going
             let insider = viewer.map { $0.id == event.organizerId || $0.has(Permission.editEvent) } == true || going
-            writer.add(try await calendarEntry(event, revealMeeting: insider, on: sql))
+            try await addEntries(of: event, revealMeeting: insider, to: &writer, on: sql)
             return writer.document()
         }
     }
@@ -39,9 +39,17 @@ extension EventService {
             }
             let events = try await calendars.attendedEvents(userId: owner, since: Date().addingTimeInterval(-30 * 86_400), limit: Self.feedSize, on: sql)
             var writer = ICalendarWriter(name: "Flow: my events")
-            for (event, going) in events { writer.add(try await calendarEntry(event, revealMeeting: going, on: sql)) }
+            for (event, going) in events { try await addEntries(of: event, revealMeeting: going, to: &writer, on: sql) }
             return writer.document()
         }
+    }
+
+    /// The event's entry, and for a series one more per occurrence moved or renamed alone (same
+    /// UID, RECURRENCE-ID naming the occurrence it replaces, as RFC 5545 §3.8.4.4 has it).
+    func addEntries(of event: EventRecord, revealMeeting: Bool, to writer: inout ICalendarWriter, on sql: any SQLDatabase) async throws {
+        let series = try await calendarEntry(event, revealMeeting: revealMeeting, on: sql)
+        writer.add(series)
+        for occurrence in try await modifiedOccurrences(of: event, on: sql) { writer.add(series.overriding(occurrence)) }
     }
 
     /// The meeting link goes only to people who may see it in the API (organizer, people going).

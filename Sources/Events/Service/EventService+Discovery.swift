@@ -17,16 +17,17 @@ extension EventService {
         public init() {}
     }
 
-    /// Published public events: by start time, or by relevance when `text` is given.
+    /// Published public events: by start time, or by relevance (``SearchTiers``) when `text` is given.
     public func discover(_ query: DiscoveryQuery, viewer: AuthenticatedUser?, page: PageRequest) async throws -> Page<EventView> {
         try await database.read { sql in
             let filters = try await filters(query, on: sql)
             let now = Date()
             if let text = query.text {
-                let found = try await discovery.search(text, filters, now: now, page: page, on: sql)
-                let views = try await views(found.map(\.0), for: viewer, on: sql)
-                let relevance = Dictionary(uniqueKeysWithValues: found.map { ($0.0.id, $0.1) })
-                return Page(fetched: views, limit: page.limit) { ["\(relevance[$0.id] ?? 0)", $0.id] }
+                guard let tiers = SearchTiers(text) else { return Page(items: [], nextCursor: nil) }
+                let hits = try await discovery.search(tiers, filters, now: now, page: page, on: sql)
+                let views = try await views(hits.map(\.event), for: viewer, on: sql)
+                let cursors = Dictionary(uniqueKeysWithValues: hits.map { ($0.event.id, ["\($0.tier)", $0.position]) })
+                return Page(fetched: views, limit: page.limit) { cursors[$0.id] ?? [] }
             }
             let events = try await discovery.list(filters, now: now, page: page, on: sql)
             return Page(fetched: try await views(events, for: viewer, on: sql), limit: page.limit) { ["\($0.startsAt.timeIntervalSince1970)", $0.id] }
@@ -51,8 +52,8 @@ extension EventService {
             var candidates = wanted * 4
             var inside: [(EventRecord, rank: Double, distance: Double)] = []
             while true {
-                let box = BoundingBox(around: center, radiusKm: reach)
-                let found = try await discovery.nearby(center: center, box: box, filters, now: now,
+                let boxes = BoundingBox.covering(center, radiusKm: reach)
+                let found = try await discovery.nearby(center: center, boxes: boxes, filters, now: now,
                                                        page: PageRequest(limit: wanted - 1, after: page.after), candidates: candidates, on: sql)
                 inside = found.compactMap { event, rank in
                     let distance = Geo.distanceKm(center, Coordinate(latitude: event.latitude ?? 0, longitude: event.longitude ?? 0))
@@ -60,7 +61,7 @@ extension EventService {
                 }
                 if inside.count >= wanted { break }
                 // The box held more entries than were read: read more before widening it (filters dropped many).
-                if try await discovery.boxHoldsMore(box, than: candidates, on: sql) {
+                if try await discovery.boxesHoldMore(boxes, than: candidates, on: sql) {
                     candidates *= 8
                     continue
                 }

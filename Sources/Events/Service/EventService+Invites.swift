@@ -29,12 +29,17 @@ extension EventService {
         }
     }
 
-    /// Withdraws an invitation. An attendance the person already has stays.
+    /// Withdraws an invitation. On a private event the invitation was the way in, so the
+    /// person's attendance goes with it (a freed seat goes to the first person waiting); on any
+    /// other event they could have joined anyway, so it stays.
     public func uninvite(eventId: String, userId: String, by user: AuthenticatedUser) async throws {
         try await database.transaction { tx in
-            _ = try await editable(eventId, by: user, on: tx.sql)
+            let event = try await editable(eventId, by: user, on: tx.sql)
             guard try await invites.remove(eventId: eventId, userId: userId, in: tx) else {
                 throw APIError.notFound("This person is not invited.")
+            }
+            if event.visibility == .private, userId != event.organizerId {
+                _ = try await removeAttendance(of: userId, from: event, in: tx)
             }
         }
     }

@@ -62,19 +62,30 @@ extension EventService {
 
     // MARK: Helpers
 
-    /// Occurrences overlapping [from, to) as they now are; with `original`, those whose original
-    /// start falls in the range wherever they were moved (to address one).
+    /// Occurrences overlapping [from, to) as they now are, including ones moved into the range
+    /// from outside it; with `original`, those whose original start falls in the range wherever
+    /// they were moved (to address one).
     func occurrences(of event: EventRecord, from: Date, to: Date, original: Bool = false, on sql: any SQLDatabase) async throws -> [OccurrenceView] {
         let duration = event.endsAt.timeIntervalSince(event.startsAt)
-        let starts: [Date]
-        if let rule = event.recurrence {
+        let expander = event.recurrence.map { RecurrenceExpander(rule: $0, first: event.startsAt, timeZone: TimeZone(identifier: event.timeZone) ?? .gmt) }
+        var starts: [Date]
+        if let expander {
             // Start early enough to catch occurrences that began before `from` and are still on.
-            starts = RecurrenceExpander(rule: rule, first: event.startsAt, timeZone: TimeZone(identifier: event.timeZone) ?? .gmt)
-                .starts(from: from.addingTimeInterval(-duration), to: to, limit: Self.occurrencesPerRequest)
+            starts = expander.starts(from: from.addingTimeInterval(-duration), to: to, limit: Self.occurrencesPerRequest)
         } else {
             starts = event.startsAt < to && event.endsAt > from ? [event.startsAt] : []
         }
         let overrides = try await occurrenceStore.overrides(eventId: event.id, on: sql)
+        if !original, let expander {
+            // Moved here from a start outside the range: still an occurrence of the rule (not an exception)?
+            let listed = Set(starts.map { $0.timeIntervalSince1970.rounded() })
+            for (originalSeconds, change) in overrides where !listed.contains(originalSeconds) && change.endsAt > from && change.startsAt < to {
+                let originalStart = Date(timeIntervalSince1970: originalSeconds)
+                if let start = expander.starts(from: originalStart.addingTimeInterval(-0.5), to: originalStart.addingTimeInterval(0.5), limit: 1).first {
+                    starts.append(start)
+                }
+            }
+        }
         return starts.compactMap { start in
             let change = overrides[start.timeIntervalSince1970.rounded()]
             let view = OccurrenceView(eventId: event.id, occurrenceId: RFC3339.format(start), originalStartsAt: start,
@@ -82,6 +93,20 @@ extension EventService {
                                       title: change?.title ?? event.title, modified: change != nil)
             if original { return start >= from && start < to ? view : nil }
             return view.endsAt > from && view.startsAt < to ? view : nil
+        }.sorted { ($0.startsAt, $0.originalStartsAt) < ($1.startsAt, $1.originalStartsAt) }
+    }
+
+    /// The occurrences moved or renamed one by one that the rule still yields (an edit of the
+    /// series may have dropped some), for calendar exports.
+    func modifiedOccurrences(of event: EventRecord, on sql: any SQLDatabase) async throws -> [OccurrenceView] {
+        guard let rule = event.recurrence else { return [] }
+        let expander = RecurrenceExpander(rule: rule, first: event.startsAt, timeZone: TimeZone(identifier: event.timeZone) ?? .gmt)
+        let overrides = try await occurrenceStore.overrides(eventId: event.id, on: sql)
+        return overrides.sorted { $0.key < $1.key }.compactMap { originalSeconds, change in
+            let original = Date(timeIntervalSince1970: originalSeconds)
+            guard let start = expander.starts(from: original.addingTimeInterval(-0.5), to: original.addingTimeInterval(0.5), limit: 1).first else { return nil }
+            return OccurrenceView(eventId: event.id, occurrenceId: RFC3339.format(start), originalStartsAt: start, startsAt: change.startsAt,
+                                  endsAt: change.endsAt, title: change.title ?? event.title, modified: true)
         }
     }
 

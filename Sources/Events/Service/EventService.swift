@@ -7,10 +7,10 @@ import SQLKit
 /// Events, venues and categories: the rules, the transactions and the domain events.
 public struct EventService: Sendable {
     let database: Database
-    let store = EventStore()
-    let attendance = AttendanceStore()
+    let store: EventStore
+    let attendance: AttendanceStore
     let discovery = DiscoveryStore()
-    let social = SocialStore()
+    let social: SocialStore
     let tickets = TicketStore()
     let calendars = CalendarStore()
     let occurrenceStore = OccurrenceStore()
@@ -24,6 +24,22 @@ public struct EventService: Sendable {
     /// Where users reach Flow, for addresses handed out (calendar feeds).
     let publicURL: String
     let logger: Logger
+    /// Signed-out callers' rendered views; the stores drop entries as they write events.
+    let viewCache: EventViewCache
+
+    init(database: Database, publisher: EventPublisher, privacy: any PrivacyPolicy, users: any UserDirectory, publicURL: String,
+         viewCacheLifetime: Duration, logger: Logger) {
+        self.database = database
+        self.publisher = publisher
+        self.privacy = privacy
+        self.users = users
+        self.publicURL = publicURL
+        self.logger = logger
+        viewCache = EventViewCache(database: database, lifetime: viewCacheLifetime)
+        store = EventStore(viewCache: viewCache)
+        attendance = AttendanceStore(viewCache: viewCache)
+        social = SocialStore(viewCache: viewCache)
+    }
 
     // MARK: Events
 
@@ -35,8 +51,7 @@ public struct EventService: Sendable {
             var record = draft
             try await resolvePlace(&record, on: tx.sql)
             try await store.insert(record, in: tx)
-            try await publisher.publish(EventCreated(eventId: record.id, organizerId: record.organizerId, title: record.title, startsAt: record.startsAt,
-                                                     status: record.status.rawValue, visibility: record.visibility.rawValue), key: record.id, in: tx)
+            try await publisher.publish(EventCreated(record), key: record.id, in: tx)
             return try await view(record, for: user, on: tx.sql)
         }
     }
@@ -87,6 +102,16 @@ public struct EventService: Sendable {
             let event = try await visibleEvent(id, to: viewer, on: sql)
             return try await view(event, for: viewer, on: sql)
         }
+    }
+
+    /// The event as JSON, from ``viewCache`` for signed-out callers (their view has nothing personal).
+    public func renderedEvent(id: String, viewer: AuthenticatedUser?) async throws -> RenderedJSON {
+        if viewer != nil { return try RenderedJSON(try await event(id: id, viewer: viewer)) }
+        if let cached = viewCache.bodies.value(for: id) { return cached }
+        let generation = viewCache.bodies.generation
+        let rendered = try RenderedJSON(try await event(id: id, viewer: nil))
+        viewCache.bodies.store(rendered, for: id, loadedAt: generation)
+        return rendered
     }
 
     // MARK: Access

@@ -17,6 +17,8 @@ public enum AttendanceStatus: String, Sendable, Codable, CaseIterable {
 
 /// Attendance rows and the event's counters, changed together in one transaction.
 struct AttendanceStore: Sendable {
+    let viewCache: EventViewCache
+
     func status(eventId: String, userId: String, on sql: any SQLDatabase) async throws -> AttendanceStatus? {
         let row = try await sql.raw("SELECT status FROM attendance WHERE event_id = \(bind: eventId) AND user_id = \(bind: userId)").first()
         return try row.flatMap { AttendanceStatus(rawValue: try $0.decode(column: "status", as: String.self)) }
@@ -40,7 +42,8 @@ struct AttendanceStore: Sendable {
     /// makes concurrent takers wait and re-check the condition, on SQLite the single writer
     /// serialises them, so the count never passes the capacity.
     func takeSeat(eventId: String, in tx: Transaction) async throws -> Bool {
-        try await tx.sql.raw("""
+        try await viewCache.changed(eventId, in: tx)
+        return try await tx.sql.raw("""
             UPDATE events SET going_count = going_count + 1
             WHERE id = \(bind: eventId) AND (capacity IS NULL OR going_count < capacity) RETURNING going_count
             """).first() != nil
@@ -48,6 +51,7 @@ struct AttendanceStore: Sendable {
 
     func adjust(_ status: AttendanceStatus, by delta: Int, eventId: String, in tx: Transaction) async throws {
         let column = status.counterColumn
+        try await viewCache.changed(eventId, in: tx)
         try await tx.sql.raw("UPDATE events SET \(unsafeRaw: column) = \(unsafeRaw: column) + \(bind: delta) WHERE id = \(bind: eventId)").run()
     }
 

@@ -29,82 +29,123 @@ struct DiscoveryStore: Sendable {
         return try await sql.raw(query).all().map(EventStore.event(from:))
     }
 
-    /// Events matching the words of `text`, best first. `relevance`: lower is better.
-    ///
-    /// SQLite: FTS5 ranks inside its own index (`ORDER BY rank`, weighted bm25 set by the
-    /// migration) and only the best `candidates` rows are joined to `events` and filtered; when
-    /// filters leave less than a page, the candidate window grows eightfold until the matches
-    /// run out. PostgreSQL: the GIN index finds the matches and `ts_rank` orders them.
-    func search(_ text: String, _ filters: Filters, now: Date, page: PageRequest, on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
-        if sql.dialect.name == "postgresql" {
-            var inner: SQLQueryString = """
-                SELECT \(unsafeRaw: EventStore.columns), -ts_rank(e.search, websearch_to_tsquery('english', \(bind: text))) AS relevance
-                FROM events e WHERE e.search @@ websearch_to_tsquery('english', \(bind: text)) AND
-                """
-            inner += " " + Self.conditions(filters, now: now)
-            return try await ranked(inner, page: page, on: sql)
+    /// A search hit: the event, its ``SearchTiers`` tier and its place within the tier (the
+    /// SQLite rowid or the PostgreSQL id, newest first), which together make the page cursor.
+    struct SearchHit: Sendable {
+        let event: EventRecord
+        let tier: Int
+        let position: String
+    }
+
+    /// Events matching the words of `tiers`, ranked as ``SearchTiers`` describes, after the
+    /// cursor (`[tier, position]`) when there is one.
+    func search(_ tiers: SearchTiers, _ filters: Filters, now: Date, page: PageRequest, on sql: any SQLDatabase) async throws -> [SearchHit] {
+        // A cursor names the tier and position of the last hit shown; a forged one only moves the start.
+        var tier = max(0, page.after.flatMap { $0.first.flatMap(Int.init) } ?? 0)
+        var position = page.after.flatMap { $0.count == 2 ? $0[1] : nil }
+        var hits: [SearchHit] = []
+        let wanted = page.limit + 1
+        while hits.count < wanted, tier < tiers.count {
+            let limit = wanted - hits.count
+            let found: [SearchHit]
+            if sql.dialect.name == "postgresql" {
+                found = try await postgresTier(tiers.tsquery(tier), tier: tier, before: position, filters, now: now, limit: limit, on: sql)
+            } else {
+                found = try await sqliteTier(tiers.fts(tier), tier: tier, before: position.flatMap(Int64.init), filters, now: now, limit: limit, on: sql)
+            }
+            hits += found
+            tier += 1
+            position = nil
         }
-        guard let match = Self.ftsQuery(text) else { return [] }
-        var candidates = (page.limit + 1) * 8
-        while true {
-            var inner: SQLQueryString = """
-                SELECT \(unsafeRaw: EventStore.columns), f.rank AS relevance
-                FROM (SELECT rowid, rank FROM events_fts WHERE events_fts MATCH \(bind: match) ORDER BY rank LIMIT \(bind: candidates)) AS f
-                CROSS JOIN events e ON e.rowid = f.rowid WHERE
-                """
-            inner += " " + Self.conditions(filters, now: now)
-            let found = try await ranked(inner, page: page, on: sql)
-            if found.count > page.limit { return found }
-            let matches = try await sql.raw("""
-                SELECT COUNT(*) AS n FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH \(bind: match) LIMIT \(bind: candidates + 1)) AS m
-                """).first()?.decode(column: "n", as: Int.self) ?? 0
-            if matches <= candidates { return found }
-            candidates *= 8
+        return hits
+    }
+
+    /// One tier on SQLite: FTS5 yields matching rowids newest first, a window at a time, and the
+    /// window's events that pass the filters are kept until `limit` are found or the tier ends.
+    private func sqliteTier(_ match: String, tier: Int, before: Int64?, _ filters: Filters, now: Date, limit: Int,
+                            on sql: any SQLDatabase) async throws -> [SearchHit] {
+        var hits: [SearchHit] = []
+        var before = before
+        let window = max(limit * 4, 64)
+        while hits.count < limit {
+            var matches: SQLQueryString = "SELECT rowid FROM events_fts WHERE events_fts MATCH \(bind: match)"
+            if let before { matches += " AND rowid < \(bind: before)" }
+            matches += " ORDER BY rowid DESC LIMIT \(bind: window)"
+            let rowids = try await sql.raw(matches).all().map { try $0.decode(column: "rowid", as: Int64.self) }
+            guard let last = rowids.last else { break }
+            // NOT INDEXED: left alone, the planner prefers the listing index (status, visibility)
+            // to these few rowid lookups and reads every published event.
+            var query: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), e.rowid AS position FROM events e NOT INDEXED WHERE e.rowid IN ("
+            query += "\(SQLList(rowids.map { SQLBind($0) }))) AND " + Self.conditions(filters, now: now)
+            query += " ORDER BY e.rowid DESC LIMIT \(bind: limit - hits.count)"
+            hits += try await sql.raw(query).all().map { row in
+                SearchHit(event: try EventStore.event(from: row), tier: tier, position: String(try row.decode(column: "position", as: Int64.self)))
+            }
+            if rowids.count < window { break }
+            before = last
+        }
+        return hits
+    }
+
+    /// One tier on PostgreSQL: one query; the planner walks the primary key backwards while the
+    /// words are common and uses the GIN index when they are rare.
+    private func postgresTier(_ tsquery: String, tier: Int, before: String?, _ filters: Filters, now: Date, limit: Int,
+                              on sql: any SQLDatabase) async throws -> [SearchHit] {
+        var query: SQLQueryString = """
+            SELECT \(unsafeRaw: EventStore.columns) FROM events e WHERE e.search @@ to_tsquery('english', \(bind: tsquery)) AND
+            """
+        query += " " + Self.conditions(filters, now: now)
+        if let before { query += " AND e.id < \(bind: before)" }
+        query += " ORDER BY e.id DESC LIMIT \(bind: limit)"
+        return try await sql.raw(query).all().map { row in
+            let event = try EventStore.event(from: row)
+            return SearchHit(event: event, tier: tier, position: event.id)
         }
     }
 
-    private func ranked(_ inner: SQLQueryString, page: PageRequest, on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
-        var query: SQLQueryString = "SELECT * FROM (" + inner + ") AS ranked WHERE 1 = 1"
-        if let after = page.after, after.count == 2, let relevance = Double(after[0]) {
-            query += " AND (relevance > \(bind: relevance) OR (relevance = \(bind: relevance) AND id > \(bind: after[1])))"
-        }
-        query += " ORDER BY relevance, id LIMIT \(bind: page.limit + 1)"
-        return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "relevance", as: Double.self)) }
-    }
-
-    /// Events within `box`, nearest to `center` first.
-    /// The order uses the squared equirectangular distance (exact enough to rank within a few
-    /// hundred km, and plain arithmetic on both engines); the caller computes the great-circle
-    /// distance it shows.
+    /// Events within `boxes`, nearest to `center` first.
+    /// The order uses the squared equirectangular distance, with the longitude difference taken
+    /// the short way round (across the antimeridian): exact enough to rank within a few hundred
+    /// km, and plain arithmetic on both engines. The caller computes the great-circle distance
+    /// it shows.
     ///
     /// SQLite reads the `candidates` nearest entries of the R*Tree (coordinates only, compact
     /// pages) before touching `events` for the filters; when the filters leave too few, the
-    /// caller asks ``boxHoldsMore`` and widens `candidates`. PostgreSQL filters through the GiST
+    /// caller asks ``boxesHoldMore`` and widens `candidates`. PostgreSQL filters through the GiST
     /// index directly.
-    func nearby(center: Coordinate, box: BoundingBox, _ filters: Filters, now: Date, page: PageRequest, candidates: Int,
+    func nearby(center: Coordinate, boxes: [BoundingBox], _ filters: Filters, now: Date, page: PageRequest, candidates: Int,
                 on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
         let scale = cos(center.latitude * .pi / 180)
+        let postgres = sql.dialect.name == "postgresql"
         func proximity(_ latitude: String, _ longitude: String) -> SQLQueryString {
-            """
-            ((\(unsafeRaw: latitude) - \(bind: center.latitude)) * (\(unsafeRaw: latitude) - \(bind: center.latitude)) + \
-            ((\(unsafeRaw: longitude) - \(bind: center.longitude)) * \(bind: scale)) * ((\(unsafeRaw: longitude) - \(bind: center.longitude)) * \(bind: scale)))
-            """
+            let eastWest: SQLQueryString = """
+                \(unsafeRaw: postgres ? "LEAST" : "min")(abs(\(unsafeRaw: longitude) - \(bind: center.longitude)), 360 - abs(\(unsafeRaw: longitude) - \(bind: center.longitude))) * \(bind: scale)
+                """
+            let northSouth: SQLQueryString = "(\(unsafeRaw: latitude) - \(bind: center.latitude))"
+            return "(" + northSouth + " * " + northSouth + " + " + eastWest + " * " + eastWest + ")"
         }
         let after = page.after.flatMap { $0.count == 2 ? Double($0[0]) : nil }
         var inner: SQLQueryString
-        if sql.dialect.name == "postgresql" {
+        if postgres {
             inner = "SELECT \(unsafeRaw: EventStore.columns), " + proximity("e.latitude", "e.longitude") + " AS proximity "
-            inner += """
-                FROM events e WHERE e.latitude IS NOT NULL AND point(e.longitude, e.latitude) <@ \
-                box(point(\(bind: box.minLongitude), \(bind: box.minLatitude)), point(\(bind: box.maxLongitude), \(bind: box.maxLatitude))) AND
+            let within = boxes.map { box -> SQLQueryString in
                 """
+                point(e.longitude, e.latitude) <@ box(point(\(bind: box.minLongitude), \(bind: box.minLatitude)), point(\(bind: box.maxLongitude), \(bind: box.maxLatitude)))
+                """
+            }
+            inner += "FROM events e WHERE e.latitude IS NOT NULL AND (" + within.joined(separator: " OR ") + ") AND "
         } else {
-            var geo: SQLQueryString = "SELECT id AS geo_id, " + proximity("min_lat", "min_lng") + " AS proximity FROM events_geo "
-            geo += """
-                WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
-                AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)
-                """
-            if let after { geo += " AND " + proximity("min_lat", "min_lng") + " >= \(bind: after)" }
+            // One R*Tree scan per box (an OR would not use the index), merged by proximity.
+            let scans = boxes.map { box -> SQLQueryString in
+                var scan: SQLQueryString = "SELECT id AS geo_id, " + proximity("min_lat", "min_lng") + " AS proximity FROM events_geo "
+                scan += """
+                    WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
+                    AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)
+                    """
+                if let after { scan += " AND " + proximity("min_lat", "min_lng") + " >= \(bind: after)" }
+                return scan
+            }
+            var geo = scans.joined(separator: " UNION ALL ")
             geo += " ORDER BY proximity LIMIT \(bind: candidates)"
             inner = "SELECT \(unsafeRaw: EventStore.columns), g.proximity AS proximity FROM (" + geo + ") AS g CROSS JOIN events e ON e.rowid = g.geo_id WHERE "
         }
@@ -117,14 +158,18 @@ struct DiscoveryStore: Sendable {
         return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
     }
 
-    /// Whether `box` holds more than `candidates` R*Tree entries, i.e. whether ``nearby`` read
-    /// only part of it. Always false on PostgreSQL, which reads the whole box.
-    func boxHoldsMore(_ box: BoundingBox, than candidates: Int, on sql: any SQLDatabase) async throws -> Bool {
+    /// Whether `boxes` hold more than `candidates` R*Tree entries, i.e. whether ``nearby`` read
+    /// only part of them. Always false on PostgreSQL, which reads the whole box.
+    func boxesHoldMore(_ boxes: [BoundingBox], than candidates: Int, on sql: any SQLDatabase) async throws -> Bool {
         guard sql.dialect.name != "postgresql" else { return false }
-        return try await sql.raw("""
-            SELECT COUNT(*) AS n FROM (SELECT id FROM events_geo WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
-            AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude) LIMIT \(bind: candidates + 1)) AS c
-            """).first()?.decode(column: "n", as: Int.self) ?? 0 > candidates
+        let scans = boxes.map { box -> SQLQueryString in
+            """
+            SELECT id FROM events_geo WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
+            AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)
+            """
+        }
+        let query: SQLQueryString = "SELECT COUNT(*) AS n FROM (" + scans.joined(separator: " UNION ALL ") + " LIMIT \(bind: candidates + 1)) AS c"
+        return try await sql.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0 > candidates
     }
 
     /// Published public events starting in [now, until), most attended and liked first.
@@ -154,13 +199,5 @@ struct DiscoveryStore: Sendable {
             query += " AND e.id IN (SELECT event_id FROM event_tags WHERE tag IN (\(SQLList(tags.map { SQLBind($0) }))))"
         }
         return query
-    }
-
-    /// User text as an FTS5 query: each word quoted (so operators and quotes in the text are
-    /// plain words), all required, the last one as a prefix (search as you type).
-    static func ftsQuery(_ text: String) -> String? {
-        let words = text.lowercased().split { !($0.isLetter || $0.isNumber) }.prefix(12).map(String.init)
-        guard !words.isEmpty else { return nil }
-        return words.enumerated().map { index, word in index == words.count - 1 ? "\"\(word)\"*" : "\"\(word)\"" }.joined(separator: " ")
     }
 }

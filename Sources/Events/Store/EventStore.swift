@@ -4,6 +4,8 @@ import SQLKit
 
 /// Events' SQL for events, tags, venues and categories. Only Events reads these tables.
 struct EventStore: Sendable {
+    let viewCache: EventViewCache
+
     static let columns = """
         e.id, e.organizer_id, e.title, e.summary, e.description, e.category_id, e.tags, e.venue_id, e.address, e.latitude, e.longitude,
         e.starts_at, e.ends_at, e.time_zone, e.kind, e.meeting_url, e.meeting_provider, e.capacity, e.going_count, e.interested_count,
@@ -64,6 +66,7 @@ struct EventStore: Sendable {
                 recurrence = \(bind: Self.json(event.recurrence)), series_ends_at = \(bind: event.seriesEndsAt), updated_at = \(bind: event.updatedAt)
             WHERE id = \(bind: event.id)
             """).run()
+        try await viewCache.changed(event.id, in: tx)
         try await replaceTags(eventId: event.id, tags: event.tags, in: tx)
     }
 
@@ -71,6 +74,7 @@ struct EventStore: Sendable {
         try await tx.sql.raw("""
             UPDATE events SET status = 'cancelled', cancelled_at = \(bind: now), updated_at = \(bind: now) WHERE id = \(bind: eventId)
             """).run()
+        try await viewCache.changed(eventId, in: tx)
     }
 
     /// Removes an event nobody attends (a draft, or one without attendance rows).
@@ -78,6 +82,7 @@ struct EventStore: Sendable {
         try await tx.sql.raw("DELETE FROM event_tags WHERE event_id = \(bind: eventId)").run()
         try await tx.sql.raw("DELETE FROM attendance WHERE event_id = \(bind: eventId)").run()
         try await tx.sql.raw("DELETE FROM events WHERE id = \(bind: eventId)").run()
+        try await viewCache.changed(eventId, in: tx)
     }
 
     func event(id: String, on sql: any SQLDatabase) async throws -> EventRecord? {
@@ -99,6 +104,12 @@ struct EventStore: Sendable {
             VALUES (\(bind: id), \(bind: input.name), \(bind: input.address), \(bind: input.city), \(bind: input.country), \(bind: input.latitude),
                     \(bind: input.longitude), \(bind: input.capacity), \(bind: Self.json(input.amenities ?? [])), \(bind: createdBy), \(bind: now), \(bind: now))
             """).run()
+    }
+
+    func venueCount(createdBy userIds: [String], on sql: any SQLDatabase) async throws -> Int {
+        guard !userIds.isEmpty else { return 0 }
+        return try await sql.raw("SELECT COUNT(*) AS n FROM venues WHERE created_by IN (\(SQLList(userIds.map { SQLBind($0) })))")
+            .first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     static let venueColumns = "id, name, address, city, country, latitude, longitude, capacity, amenities, created_at"

@@ -4,13 +4,18 @@ import SQLKit
 
 /// Likes and comments on events.
 struct SocialStore: Sendable {
+    let viewCache: EventViewCache
+
     /// Adds a like once; returns whether it was new.
     func like(eventId: String, userId: String, now: Date, in tx: Transaction) async throws -> Bool {
         let inserted = try await tx.sql.raw("""
             INSERT INTO event_likes (event_id, user_id, created_at) VALUES (\(bind: eventId), \(bind: userId), \(bind: now))
             ON CONFLICT (event_id, user_id) DO NOTHING RETURNING user_id
             """).first() != nil
-        if inserted { try await tx.sql.raw("UPDATE events SET like_count = like_count + 1 WHERE id = \(bind: eventId)").run() }
+        if inserted {
+            try await tx.sql.raw("UPDATE events SET like_count = like_count + 1 WHERE id = \(bind: eventId)").run()
+            try await viewCache.changed(eventId, in: tx)
+        }
         return inserted
     }
 
@@ -18,7 +23,10 @@ struct SocialStore: Sendable {
         let removed = try await tx.sql.raw("""
             DELETE FROM event_likes WHERE event_id = \(bind: eventId) AND user_id = \(bind: userId) RETURNING user_id
             """).first() != nil
-        if removed { try await tx.sql.raw("UPDATE events SET like_count = like_count - 1 WHERE id = \(bind: eventId)").run() }
+        if removed {
+            try await tx.sql.raw("UPDATE events SET like_count = like_count - 1 WHERE id = \(bind: eventId)").run()
+            try await viewCache.changed(eventId, in: tx)
+        }
         return removed
     }
 

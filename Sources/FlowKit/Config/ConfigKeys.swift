@@ -52,6 +52,8 @@ public enum ConfigKeys {
               summary: "Operator token for the admin API (`Authorization: Bearer …`), for automation; signed-in admins need none. Unset: a random one per run in development (logged), none in production.", isSecret: true),
         Entry(key: "bus.retentionDays", defaultValue: "7",
               summary: "Days handled bus events are kept for replay before they are pruned.", isSecret: false),
+        Entry(key: "events.cacheSeconds", defaultValue: "30",
+              summary: "Seconds a signed-out caller's `GET /api/v1/events/{id}` may be answered from memory. Writes drop the entry at once (on PostgreSQL in every instance, through NOTIFY); this bounds staleness when a notification is missed. 0 turns the cache off.", isSecret: false),
         Entry(key: "trustProxy", defaultValue: "false",
               summary: "Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy (client IP in logs, HSTS behind TLS). Enable only behind a proxy that sets them.", isSecret: false),
     ]

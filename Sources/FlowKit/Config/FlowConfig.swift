@@ -38,6 +38,8 @@ public struct FlowConfig: Sendable {
     /// The operator token of the admin API, if configured.
     public var adminToken: String?
     public var busRetention: Duration
+    /// How long a signed-out caller's rendered event may be served from memory; zero: never cached.
+    public var eventCacheLifetime: Duration
     /// Where users reach Flow (links in mail); defaults to `http://<host>:<port>`.
     public var publicURLOverride: String?
 
@@ -68,6 +70,7 @@ public struct FlowConfig: Sendable {
         registrationsPerHour = 10
         publicURLOverride = nil
         busRetention = .seconds(7 * 86_400)
+        eventCacheLifetime = .seconds(30)
     }
 
     /// Reads the configuration.
@@ -192,6 +195,10 @@ public struct FlowConfig: Sendable {
         if let days = try await values.int("bus.retentionDays") {
             guard (1...3650).contains(days) else { throw ConfigError(key: "bus.retentionDays", "\(days) is outside 1–3650") }
             config.busRetention = .seconds(days * 86_400)
+        }
+        if let seconds = try await values.int("events.cacheSeconds") {
+            guard (0...3600).contains(seconds) else { throw ConfigError(key: "events.cacheSeconds", "\(seconds) is outside 0–3600") }
+            config.eventCacheLifetime = .seconds(seconds)
         }
         return config
     }

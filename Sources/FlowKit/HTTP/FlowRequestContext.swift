@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -30,4 +31,5 @@ public struct FlowRequestContext: RequestContext {
     }
 
     public var requestDecoder: FlowJSONDecoder { FlowJSONDecoder() }
+    public var responseEncoder: JSONEncoder { FlowJSON.encoder() }
 }

@@ -1,0 +1,32 @@
+import Foundation
+import Hummingbird
+
+/// The one JSON encoding of API responses: every route's body goes through it, directly
+/// (``FlowRequestContext/responseEncoder``) or rendered ahead of time (``RenderedJSON``), so
+/// a cached body is byte for byte what the route would have encoded.
+public enum FlowJSON {
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+}
+
+/// A JSON response body encoded once and sent as it is, for bodies worth keeping (caches).
+public struct RenderedJSON: ResponseGenerator, Sendable {
+    public let body: ByteBuffer
+
+    public init(body: ByteBuffer) { self.body = body }
+
+    public init(_ value: some Encodable) throws {
+        body = ByteBuffer(bytes: try FlowJSON.encoder().encode(value))
+    }
+
+    public func response(from request: Request, context: some RequestContext) -> Response {
+        var headers = HTTPFields()
+        headers.reserveCapacity(4)
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.contentLength] = String(body.readableBytes)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+}
