@@ -30,16 +30,20 @@ struct EventRecord: Sendable {
     /// The end of the last occurrence: `endsAt` for a one-off; for a series, the last
     /// occurrence's end (count), `until` plus the duration (until), or the far future.
     var seriesEndsAt: Date {
-        guard let rule = recurrence else { return endsAt }
+        guard let rule = recurrence, let expander else { return endsAt }
         let duration = endsAt.timeIntervalSince(startsAt)
         if let until = rule.until { return max(endsAt, until.addingTimeInterval(duration)) }
         guard rule.count != nil else { return Self.farFuture }
-        let starts = RecurrenceExpander(rule: rule, first: startsAt, timeZone: TimeZone(identifier: timeZone) ?? .gmt)
-            .starts(from: startsAt, to: Self.farFuture, limit: RecurrenceRule.maximumCount)
+        let starts = expander.starts(from: startsAt, to: Self.farFuture, limit: RecurrenceRule.maximumCount)
         return max(endsAt, (starts.last ?? startsAt).addingTimeInterval(duration))
     }
 
     static let farFuture = Date(timeIntervalSince1970: 253_402_300_799)  // 9999-12-31T23:59:59Z
+
+    /// The series' occurrences in the event's time zone; nil for a one-off.
+    var expander: RecurrenceExpander? {
+        recurrence.map { RecurrenceExpander(rule: $0, first: startsAt, timeZone: TimeZone(identifier: timeZone) ?? .gmt) }
+    }
 
     let id: String
     var organizerId: String

@@ -20,6 +20,12 @@ struct RecurrenceExpander {
         self.calendar = calendar
     }
 
+    /// The occurrence starting at `start` (within half a second: stored times carry sub-second
+    /// noise), if the rule yields one there and it is not an exception.
+    func occurrence(at start: Date) -> Date? {
+        starts(from: start.addingTimeInterval(-0.5), to: start.addingTimeInterval(0.5), limit: 1).first
+    }
+
     /// Occurrence starts in [from, to), exceptions removed, at most `limit`.
     func starts(from: Date, to: Date, limit: Int = 1_000) -> [Date] {
         var result: [Date] = []

@@ -67,7 +67,7 @@ extension EventService {
     /// they were moved (to address one).
     func occurrences(of event: EventRecord, from: Date, to: Date, original: Bool = false, on sql: any SQLDatabase) async throws -> [OccurrenceView] {
         let duration = event.endsAt.timeIntervalSince(event.startsAt)
-        let expander = event.recurrence.map { RecurrenceExpander(rule: $0, first: event.startsAt, timeZone: TimeZone(identifier: event.timeZone) ?? .gmt) }
+        let expander = event.expander
         var starts: [Date]
         if let expander {
             // Start early enough to catch occurrences that began before `from` and are still on.
@@ -80,10 +80,7 @@ extension EventService {
             // Moved here from a start outside the range: still an occurrence of the rule (not an exception)?
             let listed = Set(starts.map { $0.timeIntervalSince1970.rounded() })
             for (originalSeconds, change) in overrides where !listed.contains(originalSeconds) && change.endsAt > from && change.startsAt < to {
-                let originalStart = Date(timeIntervalSince1970: originalSeconds)
-                if let start = expander.starts(from: originalStart.addingTimeInterval(-0.5), to: originalStart.addingTimeInterval(0.5), limit: 1).first {
-                    starts.append(start)
-                }
+                if let start = expander.occurrence(at: Date(timeIntervalSince1970: originalSeconds)) { starts.append(start) }
             }
         }
         return starts.compactMap { start in
@@ -99,12 +96,10 @@ extension EventService {
     /// The occurrences moved or renamed one by one that the rule still yields (an edit of the
     /// series may have dropped some), for calendar exports.
     func modifiedOccurrences(of event: EventRecord, on sql: any SQLDatabase) async throws -> [OccurrenceView] {
-        guard let rule = event.recurrence else { return [] }
-        let expander = RecurrenceExpander(rule: rule, first: event.startsAt, timeZone: TimeZone(identifier: event.timeZone) ?? .gmt)
+        guard let expander = event.expander else { return [] }
         let overrides = try await occurrenceStore.overrides(eventId: event.id, on: sql)
         return overrides.sorted { $0.key < $1.key }.compactMap { originalSeconds, change in
-            let original = Date(timeIntervalSince1970: originalSeconds)
-            guard let start = expander.starts(from: original.addingTimeInterval(-0.5), to: original.addingTimeInterval(0.5), limit: 1).first else { return nil }
+            guard let start = expander.occurrence(at: Date(timeIntervalSince1970: originalSeconds)) else { return nil }
             return OccurrenceView(eventId: event.id, occurrenceId: RFC3339.format(start), originalStartsAt: start, startsAt: change.startsAt,
                                   endsAt: change.endsAt, title: change.title ?? event.title, modified: true)
         }

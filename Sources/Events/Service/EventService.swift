@@ -107,11 +107,10 @@ public struct EventService: Sendable {
     /// The event as JSON, from ``viewCache`` for signed-out callers (their view has nothing personal).
     public func renderedEvent(id: String, viewer: AuthenticatedUser?) async throws -> RenderedJSON {
         if viewer != nil { return try RenderedJSON(try await event(id: id, viewer: viewer)) }
-        if let cached = viewCache.bodies.value(for: id) { return cached }
-        let generation = viewCache.bodies.generation
-        let rendered = try RenderedJSON(try await event(id: id, viewer: nil))
-        viewCache.bodies.store(rendered, for: id, loadedAt: generation)
-        return rendered
+        return try await viewCache.bodies.value(for: id) {
+            let view = try await event(id: id, viewer: nil)
+            return try RenderedJSON(view)
+        }
     }
 
     // MARK: Access

@@ -9,9 +9,9 @@ import Synchronization
 /// generation moves the entry forward. Recently used entries survive, at most `capacity` are
 /// held, and every operation is O(1).
 ///
-/// Cache-aside without stale fills: read ``generation`` before loading a value from the source
-/// and pass it to ``store(_:for:loadedAt:)``; if the key was invalidated meanwhile the value
-/// may predate the change and is not stored.
+/// Cache-aside without stale fills: ``value(for:orLoad:)`` notes the invalidation generation
+/// before loading from the source and stores the loaded value only if nothing was invalidated
+/// meanwhile (the value may predate that change).
 public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private struct Entry {
         let value: Value
@@ -51,6 +51,15 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
             Self.insert(entry, for: key, into: &state, capacity: generationCapacity)
             return entry.value
         }
+    }
+
+    /// The cached value, or `load`'s, stored unless something was invalidated while it loaded.
+    public func value(for key: Key, orLoad load: () async throws -> Value) async rethrows -> Value {
+        if let cached = value(for: key) { return cached }
+        let before = generation
+        let loaded = try await load()
+        store(loaded, for: key, loadedAt: before)
+        return loaded
     }
 
     /// Read before loading a value to store; see ``store(_:for:loadedAt:)``.
