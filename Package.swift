@@ -128,6 +128,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "flow-bench-json",
+            dependencies: ["Events", "FlowKit"],
+            path: "Benchmarks/JSONEncoding",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "flow-bench-bare",
             dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
             path: "Benchmarks/BareServer",

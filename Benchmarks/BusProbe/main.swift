@@ -211,6 +211,22 @@ struct Probe: AsyncParsableCommand {
                     tasks.addTask { try await serviceGroup.run() }
                     try await Task.sleep(for: .milliseconds(300))
 
+                    // Idle: one event at a time, so latency is the wake-up path, not queueing.
+                    func idleRun() async throws -> [Double] {
+                        latencies.withLock { $0.removeAll() }
+                        let before = handledCount.load(ordering: .relaxed)
+                        for index in 0..<idleEvents {
+                            try await database.transaction { tx in _ = try await publisher.publish(ProbeTick(index: index), in: tx) }
+                            try await Task.sleep(for: .milliseconds(10))
+                        }
+                        while handledCount.load(ordering: .relaxed) < before + idleEvents * groups {
+                            try await Task.sleep(for: .milliseconds(2))
+                        }
+                        return latencies.withLock { values in defer { values.removeAll() }; return values }
+                    }
+                    let idleBefore = try await idleRun()
+                    let handledBefore = handledCount.load(ordering: .relaxed)
+
                     // Load: everything published as fast as the publishers go.
                     let start = ContinuousClock.now
                     try await withThrowingTaskGroup(of: Void.self) { publishing in
@@ -229,22 +245,13 @@ struct Probe: AsyncParsableCommand {
                         try await publishing.waitForAll()
                     }
                     let published = ContinuousClock.now - start
-                    while handledCount.load(ordering: .relaxed) < events * groups {
+                    while handledCount.load(ordering: .relaxed) < handledBefore + events * groups {
                         try await Task.sleep(for: .milliseconds(2))
                     }
                     let total = ContinuousClock.now - start
                     let loaded = latencies.withLock { values in defer { values.removeAll() }; return values }
 
-                    // Idle: one event at a time, so latency is the wake-up path, not queueing.
-                    let before = handledCount.load(ordering: .relaxed)
-                    for index in 0..<idleEvents {
-                        try await database.transaction { tx in _ = try await publisher.publish(ProbeTick(index: index), in: tx) }
-                        try await Task.sleep(for: .milliseconds(10))
-                    }
-                    while handledCount.load(ordering: .relaxed) < before + idleEvents * groups {
-                        try await Task.sleep(for: .milliseconds(2))
-                    }
-                    let idle = latencies.withLock { $0 }
+                    let idleAfter = try await idleRun()
                     await serviceGroup.triggerGracefulShutdown()
                     try await tasks.waitForAll()
 
@@ -258,7 +265,8 @@ struct Probe: AsyncParsableCommand {
                     print(String(format: "end-to-end: %.0f events/s handled by all %d groups (%.0f deliveries/s), %.2f s",
                                  Double(events) / seconds(total), groups, Double(events * groups) / seconds(total), seconds(total)))
                     print(String(format: "latency under load: p50 %.1f ms, p99 %.1f ms", percentile(loaded, 0.5), percentile(loaded, 0.99)))
-                    print(String(format: "latency idle: p50 %.2f ms, p99 %.2f ms (%d events, 10 ms apart)", percentile(idle, 0.5), percentile(idle, 0.99), idleEvents))
+                    print(String(format: "latency idle: p50 %.2f ms, p99 %.2f ms (%d events, 10 ms apart, before the load)", percentile(idleBefore, 0.5), percentile(idleBefore, 0.99), idleEvents))
+                    print(String(format: "latency idle right after the load: p50 %.2f ms, p99 %.2f ms", percentile(idleAfter, 0.5), percentile(idleAfter, 0.99)))
                 }
             }
         }

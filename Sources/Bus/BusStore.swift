@@ -12,24 +12,59 @@ struct BusStore: Sendable {
 
     // MARK: Publishing
 
-    /// Stores the event and one delivery per subscribed group, in the caller's transaction.
-    func insert(_ event: EventEnvelope, groups: [String], in tx: Transaction) async throws {
-        let row = try await tx.sql.raw("""
-            INSERT INTO bus_events (id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id)
-            VALUES (\(bind: event.id), \(bind: event.type), \(bind: event.version), \(bind: event.key), \(bind: event.payload),
-                    \(bind: event.occurredAt), \(bind: event.producer), \(bind: event.correlationId), \(bind: event.traceId))
-            RETURNING seq
-            """).first()
-        guard let seq = try row?.decode(column: "seq", as: Int64.self) else {
-            throw DatabaseError(.other, message: "inserting a bus event returned no sequence number")
+    /// Stores the event and one delivery per subscribed group in the caller's transaction, and
+    /// posts `wake` (the groups with new work) on `wakeChannel` when it commits.
+    func insert(_ event: EventEnvelope, groups: [String], wakeChannel: String, in tx: Transaction) async throws {
+        let wake = groups.joined(separator: ",")
+        switch tx.engine {
+        case .postgres:
+            // One round trip instead of three: the event, its deliveries and the NOTIFY (sent by
+            // PostgreSQL at commit) in one statement with data-modifying CTEs.
+            var query: SQLQueryString = """
+                WITH event AS (
+                    INSERT INTO bus_events (id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id)
+                    VALUES (\(bind: event.id), \(bind: event.type), \(bind: event.version), \(bind: event.key), \(bind: event.payload),
+                            \(bind: event.occurredAt), \(bind: event.producer), \(bind: event.correlationId), \(bind: event.traceId))
+                    RETURNING seq
+                )
+                """
+            if groups.isEmpty {
+                query += " SELECT seq FROM event"
+            } else {
+                let names = groups.map { name -> SQLQueryString in "(\(bind: name))" }.joined(separator: ", ")
+                query += """
+                    , deliveries AS (
+                        INSERT INTO bus_deliveries (event_seq, consumer_group, event_key, attempts, available_at, created_at)
+                        SELECT event.seq, g.name, \(bind: event.key), 0, \(bind: event.occurredAt), \(bind: event.occurredAt)
+                        FROM event CROSS JOIN (VALUES
+                    """
+                query += names + """
+                    ) AS g(name)
+                    )
+                    SELECT pg_notify(\(bind: wakeChannel), \(bind: wake)) FROM event
+                    """
+            }
+            try await tx.sql.raw(query).run()
+        case .sqlite:
+            // No data-modifying CTEs here; statements are in-process calls, so two are cheap.
+            let row = try await tx.sql.raw("""
+                INSERT INTO bus_events (id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id)
+                VALUES (\(bind: event.id), \(bind: event.type), \(bind: event.version), \(bind: event.key), \(bind: event.payload),
+                        \(bind: event.occurredAt), \(bind: event.producer), \(bind: event.correlationId), \(bind: event.traceId))
+                RETURNING seq
+                """).first()
+            guard let seq = try row?.decode(column: "seq", as: Int64.self) else {
+                throw DatabaseError(.other, message: "inserting a bus event returned no sequence number")
+            }
+            guard !groups.isEmpty else { return }
+            var insert = tx.sql.insert(into: "bus_deliveries")
+                .columns("event_seq", "consumer_group", "event_key", "attempts", "available_at", "created_at")
+            for group in groups {
+                insert = insert.values(SQLBind(seq), SQLBind(group), SQLBind(event.key), SQLBind(0), SQLBind(event.occurredAt), SQLBind(event.occurredAt))
+            }
+            try await insert.run()
+            try await database.notify(wakeChannel, payload: wake, in: tx)
         }
-        guard !groups.isEmpty else { return }
-        var insert = tx.sql.insert(into: "bus_deliveries")
-            .columns("event_seq", "consumer_group", "event_key", "attempts", "available_at", "created_at")
-        for group in groups {
-            insert = insert.values(SQLBind(seq), SQLBind(group), SQLBind(event.key), SQLBind(0), SQLBind(event.occurredAt), SQLBind(event.occurredAt))
-        }
-        try await insert.run()
     }
 
     // MARK: Claiming and completing
@@ -64,7 +99,7 @@ struct BusStore: Sendable {
                       AND (c.claim_expires_at IS NULL OR c.claim_expires_at <= \(bind: now))
                       \(unsafeRaw: orderedFilter)
                     ORDER BY c.id
-                    LIMIT \(bind: limit)
+                    LIMIT \(literal: limit)
                     \(unsafeRaw: lockClause)
                 )
                 RETURNING id, event_seq, attempts
@@ -172,9 +207,9 @@ struct BusStore: Sendable {
                 let group = try row.decode(column: "consumer_group", as: String.self)
                 result[group] = Backlog(
                     pending: try row.decode(column: "pending", as: Int.self),
-                    inFlight: try row.decode(column: "in_flight", as: Int?.self) ?? 0,
-                    retrying: try row.decode(column: "retrying", as: Int?.self) ?? 0,
-                    oldestCreatedAt: try row.decode(column: "oldest", as: Date?.self))
+                    inFlight: try row.decodeOptional(column: "in_flight", as: Int.self) ?? 0,
+                    retrying: try row.decodeOptional(column: "retrying", as: Int.self) ?? 0,
+                    oldestCreatedAt: try row.decodeOptional(column: "oldest", as: Date.self))
             }
             let dead = try await sql.raw("SELECT consumer_group, COUNT(*) AS dead FROM bus_dead_letters GROUP BY consumer_group").all()
             for row in dead {
@@ -192,7 +227,7 @@ struct BusStore: Sendable {
             WHERE d.id > \(bind: page.after?.first ?? "")
             """
         query += Self.filters(id: nil, group: group, type: type)
-        query += " ORDER BY d.id LIMIT \(bind: page.limit + 1)"
+        query += " ORDER BY d.id LIMIT \(literal: page.limit + 1)"
         return try await database.read { [query] sql in
             try await sql.raw(query).all().map { row in
                 DeadLetter(
@@ -235,7 +270,7 @@ struct BusStore: Sendable {
                 insert = insert.values(
                     SQLBind(try row.decode(column: "event_seq", as: Int64.self)),
                     SQLBind(try row.decode(column: "consumer_group", as: String.self)),
-                    SQLBind(try row.decode(column: "event_key", as: String?.self)),
+                    SQLBind(try row.decodeOptional(column: "event_key", as: String.self)),
                     SQLBind(0), SQLBind(now), SQLBind(now))
             }
             try await insert.run()
@@ -263,9 +298,12 @@ struct BusStore: Sendable {
 
     /// Refreshes the planner's statistics of the deliveries table. Its size swings from empty to
     /// a large backlog in seconds; with stale statistics a claim sorts the whole backlog instead
-    /// of reading the first rows of its index.
+    /// of reading the first rows of its index. On PostgreSQL it also vacuums the table: handled
+    /// deliveries are deleted rows that claims keep stepping over in the index until a vacuum
+    /// removes them, and autovacuum's default thresholds wait for 20% of the table to be dead.
     func refreshStatistics() async throws {
-        try await database.autocommit { sql in try await sql.raw("ANALYZE bus_deliveries").run() }
+        let statement = database.engine == .postgres ? "VACUUM (ANALYZE) bus_deliveries" : "ANALYZE bus_deliveries"
+        try await database.autocommit { sql in try await sql.raw(SQLQueryString(statement)).run() }
     }
 
     // MARK: Retention
@@ -281,7 +319,7 @@ struct BusStore: Sendable {
                       AND NOT EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.event_seq = e.seq)
                       AND NOT EXISTS (SELECT 1 FROM bus_dead_letters x WHERE x.event_seq = e.seq)
                     ORDER BY e.seq
-                    LIMIT \(bind: batchSize)
+                    LIMIT \(literal: batchSize)
                 )
                 RETURNING seq
                 """).all().count
@@ -293,11 +331,11 @@ struct BusStore: Sendable {
             id: try row.decode(column: "id", as: String.self),
             type: try row.decode(column: "type", as: String.self),
             version: try row.decode(column: "version", as: Int.self),
-            key: try row.decode(column: "event_key", as: String?.self),
+            key: try row.decodeOptional(column: "event_key", as: String.self),
             occurredAt: try row.decode(column: "occurred_at", as: Date.self),
             producer: try row.decode(column: "producer", as: String.self),
-            correlationId: try row.decode(column: "correlation_id", as: String?.self),
-            traceId: try row.decode(column: "trace_id", as: String?.self),
+            correlationId: try row.decodeOptional(column: "correlation_id", as: String.self),
+            traceId: try row.decodeOptional(column: "trace_id", as: String.self),
             payload: try row.decode(column: "payload", as: String.self))
     }
 }

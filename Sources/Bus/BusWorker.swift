@@ -88,7 +88,9 @@ public struct BusWorkerService: Service {
                 let statuses = try await bus.status()
                 for status in statuses { BusMetrics.backlog(status) }
                 let backlog = statuses.reduce(0) { $0 + $1.pending }
-                if backlog > 1000 && (backlog > analyzedBacklog * 2 || backlog < analyzedBacklog / 4) {
+                // Also once a large backlog has drained: the drained rows are dead tuples that
+                // every claim on PostgreSQL would step over until they are vacuumed.
+                if max(backlog, analyzedBacklog) > 1000 && (backlog > analyzedBacklog * 2 || backlog < analyzedBacklog / 4) {
                     try await bus.store.refreshStatistics()
                     analyzedBacklog = backlog
                 }

@@ -82,10 +82,7 @@ public final class EventBus: Sendable {
         let envelope = EventEnvelope(
             id: UUIDv7.string(), type: E.type, version: E.version, key: key, occurredAt: Date(), producer: producer,
             correlationId: scope?.requestId, traceId: scope?.traceId, payload: payload)
-        try await store.insert(envelope, groups: groups, in: tx)
-        if !groups.isEmpty {
-            try await database.notify(Self.wakeChannel, payload: groups.joined(separator: ","), in: tx)
-        }
+        try await store.insert(envelope, groups: groups, wakeChannel: Self.wakeChannel, in: tx)
         tx.afterCommit { BusMetrics.published(type: E.type) }
         return envelope
     }

@@ -17,7 +17,7 @@ struct CalendarStore: Sendable {
         try await sql.raw("""
             SELECT \(unsafeRaw: EventStore.columns), a.status AS attendance_status FROM attendance a JOIN events e ON e.id = a.event_id
             WHERE a.user_id = \(bind: userId) AND a.status IN ('going', 'interested') AND e.series_ends_at >= \(bind: since) AND e.status <> 'draft'
-            ORDER BY e.starts_at, e.id LIMIT \(bind: limit)
+            ORDER BY e.starts_at, e.id LIMIT \(literal: limit)
             """).all().map { row in (try EventStore.event(from: row), try row.decode(column: "attendance_status", as: String.self) == "going") }
     }
 }

@@ -95,12 +95,12 @@ struct AttendanceStore: Sendable {
             """
         if let status { query += " AND status = \(bind: status.rawValue)" }
         if let after = page.after, after.count == 1 { query += " AND user_id > \(bind: after[0])" }
-        query += " ORDER BY user_id LIMIT \(bind: page.limit + 1)"
+        query += " ORDER BY user_id LIMIT \(literal: page.limit + 1)"
         return try await sql.raw(query).all().map { row in
             Attendee(userId: try row.decode(column: "user_id", as: String.self),
                      status: AttendanceStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .interested,
                      since: try row.decode(column: "updated_at", as: Date.self),
-                     checkedInAt: try row.decode(column: "checked_in_at", as: Date?.self))
+                     checkedInAt: try row.decodeOptional(column: "checked_in_at", as: Date.self))
         }
     }
 }

@@ -25,7 +25,7 @@ struct DiscoveryStore: Sendable {
             let date = Date(timeIntervalSince1970: start)
             query += " AND (e.starts_at > \(bind: date) OR (e.starts_at = \(bind: date) AND e.id > \(bind: after[1])))"
         }
-        query += " ORDER BY e.starts_at, e.id LIMIT \(bind: page.limit + 1)"
+        query += " ORDER BY e.starts_at, e.id LIMIT \(literal: page.limit + 1)"
         return try await sql.raw(query).all().map(EventStore.event(from:))
     }
 
@@ -70,14 +70,14 @@ struct DiscoveryStore: Sendable {
         while hits.count < limit {
             var matches: SQLQueryString = "SELECT rowid FROM events_fts WHERE events_fts MATCH \(bind: match)"
             if let before { matches += " AND rowid < \(bind: before)" }
-            matches += " ORDER BY rowid DESC LIMIT \(bind: window)"
+            matches += " ORDER BY rowid DESC LIMIT \(literal: window)"
             let rowids = try await sql.raw(matches).all().map { try $0.decode(column: "rowid", as: Int64.self) }
             guard let last = rowids.last else { break }
             // NOT INDEXED: left alone, the planner prefers the listing index (status, visibility)
             // to these few rowid lookups and reads every published event.
             var query: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), e.rowid AS position FROM events e NOT INDEXED WHERE e.rowid IN ("
             query += "\(SQLList(rowids.map { SQLBind($0) }))) AND " + Self.conditions(filters, now: now)
-            query += " ORDER BY e.rowid DESC LIMIT \(bind: limit - hits.count)"
+            query += " ORDER BY e.rowid DESC LIMIT \(literal: limit - hits.count)"
             hits += try await sql.raw(query).all().map { row in
                 SearchHit(event: try EventStore.event(from: row), tier: tier, position: String(try row.decode(column: "position", as: Int64.self)))
             }
@@ -96,7 +96,7 @@ struct DiscoveryStore: Sendable {
             """
         query += " " + Self.conditions(filters, now: now)
         if let before { query += " AND e.id < \(bind: before)" }
-        query += " ORDER BY e.id DESC LIMIT \(bind: limit)"
+        query += " ORDER BY e.id DESC LIMIT \(literal: limit)"
         return try await sql.raw(query).all().map { row in
             let event = try EventStore.event(from: row)
             return SearchHit(event: event, tier: tier, position: event.id)
@@ -146,7 +146,7 @@ struct DiscoveryStore: Sendable {
                 return scan
             }
             var geo = scans.joined(separator: " UNION ALL ")
-            geo += " ORDER BY proximity LIMIT \(bind: candidates)"
+            geo += " ORDER BY proximity LIMIT \(literal: candidates)"
             inner = "SELECT \(unsafeRaw: EventStore.columns), g.proximity AS proximity FROM (" + geo + ") AS g CROSS JOIN events e ON e.rowid = g.geo_id WHERE "
         }
         inner += " " + Self.conditions(filters, now: now)
@@ -154,7 +154,7 @@ struct DiscoveryStore: Sendable {
         if let after = page.after, after.count == 2, let proximity = Double(after[0]) {
             query += " AND (proximity > \(bind: proximity) OR (proximity = \(bind: proximity) AND id > \(bind: after[1])))"
         }
-        query += " ORDER BY proximity, id LIMIT \(bind: page.limit + 1)"
+        query += " ORDER BY proximity, id LIMIT \(literal: page.limit + 1)"
         return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
     }
 
@@ -168,7 +168,7 @@ struct DiscoveryStore: Sendable {
             AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)
             """
         }
-        let query: SQLQueryString = "SELECT COUNT(*) AS n FROM (" + scans.joined(separator: " UNION ALL ") + " LIMIT \(bind: candidates + 1)) AS c"
+        let query: SQLQueryString = "SELECT COUNT(*) AS n FROM (" + scans.joined(separator: " UNION ALL ") + " LIMIT \(literal: candidates + 1)) AS c"
         return try await sql.raw(query).first()?.decode(column: "n", as: Int.self) ?? 0 > candidates
     }
 
@@ -177,7 +177,7 @@ struct DiscoveryStore: Sendable {
         try await sql.raw("""
             SELECT \(unsafeRaw: EventStore.columns) FROM events e
             WHERE e.status = 'published' AND e.visibility = 'public' AND e.starts_at >= \(bind: now) AND e.starts_at < \(bind: until)
-            ORDER BY e.going_count * 3 + e.interested_count + e.like_count * 2 DESC, e.id LIMIT \(bind: limit)
+            ORDER BY e.going_count * 3 + e.interested_count + e.like_count * 2 DESC, e.id LIMIT \(literal: limit)
             """).all().map(EventStore.event(from:))
     }
 

@@ -133,13 +133,13 @@ struct EventStore: Sendable {
         if let after = page.after, after.count == 2 {
             statement += " AND (name > \(bind: after[0]) OR (name = \(bind: after[0]) AND id > \(bind: after[1])))"
         }
-        statement += " ORDER BY name, id LIMIT \(bind: page.limit + 1)"
+        statement += " ORDER BY name, id LIMIT \(literal: page.limit + 1)"
         return try await sql.raw(statement).all().map(Self.venue(from:))
     }
 
     func categories(on sql: any SQLDatabase) async throws -> [(id: String, parentId: String?, name: String)] {
         try await sql.raw("SELECT id, parent_id, name FROM categories ORDER BY name, id").all().map { row in
-            (try row.decode(column: "id", as: String.self), try row.decode(column: "parent_id", as: String?.self),
+            (try row.decode(column: "id", as: String.self), try row.decodeOptional(column: "parent_id", as: String.self),
              try row.decode(column: "name", as: String.self))
         }
     }
@@ -147,7 +147,7 @@ struct EventStore: Sendable {
     /// The category `id` (first, if it exists) and its subcategories.
     func categoryFamily(id: String, on sql: any SQLDatabase) async throws -> [(id: String, parentId: String?)] {
         try await sql.raw("SELECT id, parent_id FROM categories WHERE id = \(bind: id) OR parent_id = \(bind: id) ORDER BY parent_id IS NOT NULL, id")
-            .all().map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "parent_id", as: String?.self)) }
+            .all().map { (try $0.decode(column: "id", as: String.self), try $0.decodeOptional(column: "parent_id", as: String.self)) }
     }
 
     func insertCategory(id: String, parentId: String?, name: String, in tx: Transaction) async throws {
@@ -164,8 +164,11 @@ struct EventStore: Sendable {
         rule.flatMap { try? RecurrenceRule.storageEncoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// One decoder for every row: making a `JSONDecoder` per row showed up in list-page profiles.
+    private static let stringsDecoder = JSONDecoder()
+
     static func strings(_ json: String) -> [String] {
-        (try? JSONDecoder().decode([String].self, from: Data(json.utf8))) ?? []
+        (try? stringsDecoder.decode([String].self, from: Data(json.utf8))) ?? []
     }
 
     static func escapeLike(_ text: String) -> String {
@@ -175,31 +178,31 @@ struct EventStore: Sendable {
     static func event(from row: any SQLRow) throws -> EventRecord {
         EventRecord(
             id: try row.decode(column: "id", as: String.self), organizerId: try row.decode(column: "organizer_id", as: String.self),
-            title: try row.decode(column: "title", as: String.self), summary: try row.decode(column: "summary", as: String?.self),
-            description: try row.decode(column: "description", as: String?.self), categoryId: try row.decode(column: "category_id", as: String?.self),
-            tags: strings(try row.decode(column: "tags", as: String.self)), venueId: try row.decode(column: "venue_id", as: String?.self),
-            address: try row.decode(column: "address", as: String?.self), latitude: try row.decode(column: "latitude", as: Double?.self),
-            longitude: try row.decode(column: "longitude", as: Double?.self), startsAt: try row.decode(column: "starts_at", as: Date.self),
+            title: try row.decode(column: "title", as: String.self), summary: try row.decodeOptional(column: "summary", as: String.self),
+            description: try row.decodeOptional(column: "description", as: String.self), categoryId: try row.decodeOptional(column: "category_id", as: String.self),
+            tags: strings(try row.decode(column: "tags", as: String.self)), venueId: try row.decodeOptional(column: "venue_id", as: String.self),
+            address: try row.decodeOptional(column: "address", as: String.self), latitude: try row.decodeOptional(column: "latitude", as: Double.self),
+            longitude: try row.decodeOptional(column: "longitude", as: Double.self), startsAt: try row.decode(column: "starts_at", as: Date.self),
             endsAt: try row.decode(column: "ends_at", as: Date.self), timeZone: try row.decode(column: "time_zone", as: String.self),
             kind: EventKind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .physical,
-            meetingURL: try row.decode(column: "meeting_url", as: String?.self),
-            meetingProvider: try row.decode(column: "meeting_provider", as: String?.self),
-            capacity: try row.decode(column: "capacity", as: Int?.self), goingCount: try row.decode(column: "going_count", as: Int.self),
+            meetingURL: try row.decodeOptional(column: "meeting_url", as: String.self),
+            meetingProvider: try row.decodeOptional(column: "meeting_provider", as: String.self),
+            capacity: try row.decodeOptional(column: "capacity", as: Int.self), goingCount: try row.decode(column: "going_count", as: Int.self),
             interestedCount: try row.decode(column: "interested_count", as: Int.self),
             waitlistCount: try row.decode(column: "waitlist_count", as: Int.self), likeCount: try row.decode(column: "like_count", as: Int.self),
-            recurrence: try row.decode(column: "recurrence", as: String?.self).flatMap { try? FlowJSONDecoder.decode(RecurrenceRule.self, from: Data($0.utf8)) },
+            recurrence: try row.decodeOptional(column: "recurrence", as: String.self).flatMap { try? FlowJSONDecoder.decode(RecurrenceRule.self, from: Data($0.utf8)) },
             visibility: EventVisibility(rawValue: try row.decode(column: "visibility", as: String.self)) ?? .private,
             status: EventStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .draft,
             createdAt: try row.decode(column: "created_at", as: Date.self), updatedAt: try row.decode(column: "updated_at", as: Date.self),
-            cancelledAt: try row.decode(column: "cancelled_at", as: Date?.self))
+            cancelledAt: try row.decodeOptional(column: "cancelled_at", as: Date.self))
     }
 
     static func venue(from row: any SQLRow) throws -> VenueView {
         VenueView(
             id: try row.decode(column: "id", as: String.self), name: try row.decode(column: "name", as: String.self),
-            address: try row.decode(column: "address", as: String.self), city: try row.decode(column: "city", as: String?.self),
-            country: try row.decode(column: "country", as: String?.self), latitude: try row.decode(column: "latitude", as: Double.self),
-            longitude: try row.decode(column: "longitude", as: Double.self), capacity: try row.decode(column: "capacity", as: Int?.self),
+            address: try row.decode(column: "address", as: String.self), city: try row.decodeOptional(column: "city", as: String.self),
+            country: try row.decodeOptional(column: "country", as: String.self), latitude: try row.decode(column: "latitude", as: Double.self),
+            longitude: try row.decode(column: "longitude", as: Double.self), capacity: try row.decodeOptional(column: "capacity", as: Int.self),
             amenities: strings(try row.decode(column: "amenities", as: String.self)), createdAt: try row.decode(column: "created_at", as: Date.self))
     }
 }

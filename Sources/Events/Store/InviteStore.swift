@@ -29,7 +29,7 @@ struct InviteStore: Sendable {
     func invitees(eventId: String, page: PageRequest, on sql: any SQLDatabase) async throws -> [InviteView] {
         var query: SQLQueryString = "SELECT user_id, invited_by, created_at FROM event_invites WHERE event_id = \(bind: eventId)"
         if let after = page.after?.first { query += " AND user_id > \(bind: after)" }
-        query += " ORDER BY user_id LIMIT \(bind: page.limit + 1)"
+        query += " ORDER BY user_id LIMIT \(literal: page.limit + 1)"
         return try await sql.raw(query).all().map { row in
             InviteView(userId: try row.decode(column: "user_id", as: String.self), invitedBy: try row.decode(column: "invited_by", as: String.self),
                        invitedAt: try row.decode(column: "created_at", as: Date.self))

@@ -18,7 +18,7 @@ struct OccurrenceStore: Sendable {
         for row in rows {
             result[try row.decode(column: "original_start", as: Date.self).timeIntervalSince1970.rounded()] = Override(
                 startsAt: try row.decode(column: "starts_at", as: Date.self), endsAt: try row.decode(column: "ends_at", as: Date.self),
-                title: try row.decode(column: "title", as: String?.self))
+                title: try row.decodeOptional(column: "title", as: String.self))
         }
         return result
     }

@@ -65,7 +65,7 @@ struct SocialStore: Sendable {
             SELECT id, event_id, author_id, body, created_at FROM event_comments WHERE event_id = \(bind: eventId) AND deleted_at IS NULL
             """
         if let after = page.after?.first { query += " AND id > \(bind: after)" }
-        query += " ORDER BY id LIMIT \(bind: page.limit + 1)"
+        query += " ORDER BY id LIMIT \(literal: page.limit + 1)"
         return try await sql.raw(query).all().map(Self.comment(from:))
     }
 

@@ -95,7 +95,7 @@ struct TicketStore: Sendable {
         Tier(id: try row.decode(column: "id", as: String.self), eventId: try row.decode(column: "event_id", as: String.self),
              name: try row.decode(column: "name", as: String.self), priceMinor: try row.decode(column: "price_minor", as: Int.self),
              currency: try row.decode(column: "currency", as: String.self), quantity: try row.decode(column: "quantity", as: Int.self),
-             reserved: try row.decode(column: "reserved", as: Int.self), salesStart: try row.decode(column: "sales_start", as: Date?.self),
-             salesEnd: try row.decode(column: "sales_end", as: Date?.self))
+             reserved: try row.decode(column: "reserved", as: Int.self), salesStart: try row.decodeOptional(column: "sales_start", as: Date.self),
+             salesEnd: try row.decodeOptional(column: "sales_end", as: Date.self))
     }
 }

@@ -46,7 +46,7 @@ public struct AuditTrail: Sendable {
             try await sql.raw("""
                 SELECT id, occurred_at, actor_id, action, entity_type, entity_id, client_address, request_id, changes, reason
                 FROM audit_log WHERE entity_type = \(bind: entityType) AND entity_id = \(bind: entityId)
-                ORDER BY id DESC LIMIT \(bind: limit)
+                ORDER BY id DESC LIMIT \(literal: limit)
                 """).all(decoding: RecordedAudit.self, with: Self.rowDecoder)
         }
     }
@@ -57,7 +57,7 @@ public struct AuditTrail: Sendable {
         try await sql.raw("""
             SELECT id, occurred_at, actor_id, action, entity_type, entity_id, client_address, request_id, changes, reason
             FROM audit_log WHERE actor_id = \(bind: userId) OR (entity_type = 'user' AND entity_id = \(bind: userId))
-            ORDER BY id DESC LIMIT \(bind: limit)
+            ORDER BY id DESC LIMIT \(literal: limit)
             """).all(decoding: RecordedAudit.self, with: Self.rowDecoder)
     }
 

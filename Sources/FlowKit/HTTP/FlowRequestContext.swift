@@ -31,5 +31,5 @@ public struct FlowRequestContext: RequestContext {
     }
 
     public var requestDecoder: FlowJSONDecoder { FlowJSONDecoder() }
-    public var responseEncoder: JSONEncoder { FlowJSON.encoder() }
+    public var responseEncoder: StreamingJSONEncoder { FlowJSON.encoder }
 }

@@ -5,10 +5,21 @@ import Hummingbird
 /// (``FlowRequestContext/responseEncoder``) or rendered ahead of time (``RenderedJSON``), so
 /// a cached body is byte for byte what the route would have encoded.
 public enum FlowJSON {
-    public static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
+    public static let encoder = StreamingJSONEncoder()
+
+    /// A 200 response carrying `body` as JSON.
+    static func response(_ body: ByteBuffer) -> Response {
+        var headers = HTTPFields()
+        headers.reserveCapacity(4)
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.contentLength] = String(body.readableBytes)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+}
+
+extension StreamingJSONEncoder: ResponseEncoder {
+    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response {
+        FlowJSON.response(ByteBuffer(bytes: try encode(value)))
     }
 }
 
@@ -19,14 +30,10 @@ public struct RenderedJSON: ResponseGenerator, Sendable {
     public init(body: ByteBuffer) { self.body = body }
 
     public init(_ value: some Encodable) throws {
-        body = ByteBuffer(bytes: try FlowJSON.encoder().encode(value))
+        body = ByteBuffer(bytes: try FlowJSON.encoder.encode(value))
     }
 
     public func response(from request: Request, context: some RequestContext) -> Response {
-        var headers = HTTPFields()
-        headers.reserveCapacity(4)
-        headers[.contentType] = "application/json; charset=utf-8"
-        headers[.contentLength] = String(body.readableBytes)
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        FlowJSON.response(body)
     }
 }

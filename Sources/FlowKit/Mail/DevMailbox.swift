@@ -45,7 +45,7 @@ public struct DevMailbox: Mailer {
             var query: SQLQueryString = "SELECT id, sent_at, recipient, subject, body, kind FROM dev_mailbox WHERE 1 = 1"
             if let recipient { query += " AND recipient_key = \(bind: recipient.lowercased())" }
             if let after = page.after?.first { query += " AND id < \(bind: after)" }
-            query += " ORDER BY id DESC LIMIT \(bind: page.limit + 1)"
+            query += " ORDER BY id DESC LIMIT \(literal: page.limit + 1)"
             return try await sql.raw(query).all().map { row in
                 Stored(id: try row.decode(column: "id", as: String.self), sentAt: try row.decode(column: "sent_at", as: Date.self),
                        to: try row.decode(column: "recipient", as: String.self), subject: try row.decode(column: "subject", as: String.self),

@@ -38,8 +38,8 @@ public struct PageRequest: Sendable {
     }
 
     public static func encodeCursor(_ values: [String]) -> String {
-        let data = (try? JSONEncoder().encode(values)) ?? Data()
-        return Base64URL.encode(data)
+        let data = (try? FlowJSON.encoder.encode(values)) ?? []
+        return Base64URL.encode(Data(data))
     }
 
     public static func decode(cursor text: String) -> [String]? {

@@ -66,7 +66,7 @@ extension IdentityStore {
     }
 
     private static func accountToken(from row: any SQLRow) throws -> AccountToken {
-        AccountToken(userId: try row.decode(column: "user_id", as: String.self), email: try row.decode(column: "email", as: String?.self),
+        AccountToken(userId: try row.decode(column: "user_id", as: String.self), email: try row.decodeOptional(column: "email", as: String.self),
                      expiresAt: try row.decode(column: "expires_at", as: Date.self),
                      failedAttempts: try row.decode(column: "failed_attempts", as: Int.self))
     }

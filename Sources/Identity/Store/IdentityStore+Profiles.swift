@@ -9,16 +9,16 @@ extension IdentityStore {
                    attended_events_visibility
             FROM profiles WHERE user_id = \(bind: userId)
             """).first() else { return .empty }
-        let city = try row.decode(column: "city", as: String?.self)
-        let latitude = try row.decode(column: "latitude", as: Double?.self)
-        let longitude = try row.decode(column: "longitude", as: Double?.self)
+        let city = try row.decodeOptional(column: "city", as: String.self)
+        let latitude = try row.decodeOptional(column: "latitude", as: Double.self)
+        let longitude = try row.decodeOptional(column: "longitude", as: Double.self)
         let interests = try row.decode(column: "interests", as: String.self)
         return ProfileRecord(
-            displayName: try row.decode(column: "display_name", as: String?.self),
-            bio: try row.decode(column: "bio", as: String?.self),
+            displayName: try row.decodeOptional(column: "display_name", as: String.self),
+            bio: try row.decodeOptional(column: "bio", as: String.self),
             interests: (try? JSONDecoder().decode([String].self, from: Data(interests.utf8))) ?? [],
             location: city == nil && latitude == nil ? nil : Location(city: city, latitude: latitude, longitude: longitude),
-            avatarUrl: try row.decode(column: "avatar_url", as: String?.self),
+            avatarUrl: try row.decodeOptional(column: "avatar_url", as: String.self),
             privacy: Privacy(
                 email: Visibility(rawValue: try row.decode(column: "email_visibility", as: String.self)) ?? .private,
                 location: Visibility(rawValue: try row.decode(column: "location_visibility", as: String.self)) ?? .private,

@@ -45,7 +45,7 @@ extension IdentityStore {
         return SessionState(
             userId: try row.decode(column: "user_id", as: String.self),
             expiresAt: try row.decode(column: "expires_at", as: Date.self),
-            revokedAt: try row.decode(column: "revoked_at", as: Date?.self))
+            revokedAt: try row.decodeOptional(column: "revoked_at", as: Date.self))
     }
 
     func touchSession(id: String, now: Date, expiresAt: Date, in tx: Transaction) async throws {
@@ -76,8 +76,8 @@ extension IdentityStore {
                     createdAt: try row.decode(column: "created_at", as: Date.self),
                     lastSeenAt: try row.decode(column: "last_seen_at", as: Date.self),
                     expiresAt: try row.decode(column: "expires_at", as: Date.self),
-                    clientAddress: try row.decode(column: "client_address", as: String?.self),
-                    userAgent: try row.decode(column: "user_agent", as: String?.self),
+                    clientAddress: try row.decodeOptional(column: "client_address", as: String.self),
+                    userAgent: try row.decodeOptional(column: "user_agent", as: String.self),
                     current: false)
             }
     }
@@ -93,9 +93,9 @@ extension IdentityStore {
                 IdentityService.ExportedSession(
                     id: try row.decode(column: "id", as: String.self), createdAt: try row.decode(column: "created_at", as: Date.self),
                     lastSeenAt: try row.decode(column: "last_seen_at", as: Date.self),
-                    clientAddress: try row.decode(column: "client_address", as: String?.self),
-                    userAgent: try row.decode(column: "user_agent", as: String?.self),
-                    revokedAt: try row.decode(column: "revoked_at", as: Date?.self))
+                    clientAddress: try row.decodeOptional(column: "client_address", as: String.self),
+                    userAgent: try row.decodeOptional(column: "user_agent", as: String.self),
+                    revokedAt: try row.decodeOptional(column: "revoked_at", as: Date.self))
             }
     }
 

@@ -9,7 +9,7 @@ extension IdentityStore {
 
     func pendingTOTPSecret(userId: String, on sql: any SQLDatabase) async throws -> String? {
         try await sql.raw("SELECT totp_pending_secret FROM users WHERE id = \(bind: userId)").first()?
-            .decode(column: "totp_pending_secret", as: String?.self)
+            .decodeOptional(column: "totp_pending_secret", as: String.self)
     }
 
     /// Turns the pending secret on; `step` is the step of the confirming code, which may not be used again.

@@ -79,11 +79,11 @@ struct IdentityStore: Sendable {
             username: try row.decode(column: "username", as: String.self),
             passwordHash: try row.decode(column: "password_hash", as: String.self),
             role: Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .user,
-            emailVerifiedAt: try row.decode(column: "email_verified_at", as: Date?.self),
+            emailVerifiedAt: try row.decodeOptional(column: "email_verified_at", as: Date.self),
             failedLogins: try row.decode(column: "failed_logins", as: Int.self),
-            lockedUntil: try row.decode(column: "locked_until", as: Date?.self),
+            lockedUntil: try row.decodeOptional(column: "locked_until", as: Date.self),
             createdAt: try row.decode(column: "created_at", as: Date.self),
-            totpSecret: try row.decode(column: "totp_secret", as: String?.self),
-            deletedAt: try row.decode(column: "deleted_at", as: Date?.self))
+            totpSecret: try row.decodeOptional(column: "totp_secret", as: String.self),
+            deletedAt: try row.decodeOptional(column: "deleted_at", as: Date.self))
     }
 }
