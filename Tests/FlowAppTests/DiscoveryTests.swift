@@ -1,4 +1,5 @@
 @testable import FlowApp
+@testable import Events
 import FlowKit
 import FlowTestSupport
 import Foundation
@@ -98,6 +99,64 @@ struct DiscoveryTests {
                 let distances = (near.json["items"] as? [[String: Any]] ?? []).compactMap { $0["distanceKm"] as? Double }
                 #expect(distances.allSatisfy { $0 < 20 } && distances == distances.sorted())
             }
+        }
+    }
+
+    @Test("nearby pages list every event in the radius exactly once, in true distance order, far north too (partial reads)", arguments: TestEngine.allCases)
+    func nearbyMatchesBruteForce(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, server in
+            let ada = try await API.register(client, "ada@example.com", "ada")
+            let events = try #require(server.modules.compactMap { $0 as? EventsModule }.first).service
+            // 600 events within ~25 km of Longyearbyen (latitude 78: a degree east is a fifth of a
+            // degree north, so nearest in degrees is far from nearest): many more than a first
+            // read's candidates fit in the box, so PostgreSQL's partial nearest-first reads and
+            // their completeness bound decide the order.
+            let svalbard = SeedCity(name: "Longyearbyen", latitude: 78.22, longitude: 15.65, timeZone: "Arctic/Longyearbyen")
+            try await EventSeeder(service: events).seedSynthetic(count: 600, organizerIds: [ada.id], city: svalbard, seed: 9) { _ in }
+            let (lat, lng, radius) = (78.23, 15.70, 12.0)
+            // And a trap for nearest-in-degrees: 120 events 2–3.2 km due north come before 30
+            // events 1–1.3 km due east in degrees (east–west degrees are 4.9 times shorter here),
+            // though the eastern ones are the nearest.
+            var random = SeededRandom(seed: 3)
+            let kmPerDegree = Geo.kilometresPerDegree
+            let line = (0..<150).map { index -> EventRecord in
+                var event = EventSeeder.syntheticEvent(organizerId: ada.id, city: svalbard, venue: nil, now: Date(), random: &random)
+                event.latitude = index < 120 ? lat + (2.0 + Double(index) * 0.01) / kmPerDegree : lat
+                event.longitude = index < 120 ? lng : lng + (1.0 + Double(index - 120) * 0.01) / (kmPerDegree * cos(lat * .pi / 180))
+                return event
+            }
+            try await events.database.transaction { tx in try await events.store.insertBatch(line, in: tx) }
+            let eastIds = Set(line.suffix(30).map(\.id)), northIds = Set(line.prefix(120).map(\.id))
+            var seen: [String] = []
+            var distances: [Double] = []
+            var cursor: String?
+            repeat {
+                let path = "/api/v1/events/nearby?lat=\(lat)&lng=\(lng)&radius=\(radius)&limit=25" + (cursor.map { "&cursor=\($0)" } ?? "")
+                let page = try await API.send(client, .get, path)
+                let items = page.json["items"] as? [[String: Any]] ?? []
+                seen += items.compactMap { $0["id"] as? String }
+                distances += items.compactMap { $0["distanceKm"] as? Double }
+                cursor = page.json["nextCursor"] as? String
+            } while cursor != nil && seen.count < 1000
+            // Brute force over every seeded event, by the distance the API reports (2 decimals).
+            let all = try await server.database.read { sql in
+                try await sql.raw("SELECT id, latitude, longitude FROM events").all().map {
+                    (id: try $0.decode(column: "id", as: String.self), latitude: try $0.decode(column: "latitude", as: Double.self),
+                     longitude: try $0.decode(column: "longitude", as: Double.self))
+                }
+            }
+            let center = Coordinate(latitude: lat, longitude: lng)
+            let expected = all.map { ($0.id, Geo.distanceKm(center, Coordinate(latitude: $0.latitude, longitude: $0.longitude))) }
+                .filter { $0.1 <= radius }
+            #expect(expected.count > 100, "the radius should hold many events, holds \(expected.count)")
+            #expect(Set(seen) == Set(expected.map(\.0)) && seen.count == expected.count, "\(seen.count) listed, \(expected.count) within \(radius) km")
+            let position = Dictionary(seen.enumerated().map { ($1, $0) }, uniquingKeysWith: min)
+            let lastEast = eastIds.map { position[$0] ?? Int.max }.max() ?? Int.max
+            let firstNorth = northIds.map { position[$0] ?? -1 }.min() ?? -1
+            #expect(lastEast < firstNorth, "every event 1–1.3 km east comes before any 2–3.2 km north")
+            // Nearest first; the rank is an equirectangular approximation of the great-circle
+            // distance shown, so near-ties (a few metres at 12 km) may swap.
+            #expect(zip(distances, distances.dropFirst()).allSatisfy { $1 >= $0 - 0.03 }, "pages must run nearest first: \(distances)")
         }
     }
 

@@ -1,5 +1,6 @@
 import FlowKit
 import Foundation
+import SQLKit
 
 /// Fills the database with events: synthetic ones in bulk for benchmarks, or a small realistic
 /// demo (venues, a few hundred events, attendance, likes, comments, tickets) for newcomers.
@@ -31,6 +32,13 @@ public struct EventSeeder: Sendable {
             try await service.database.transaction { tx in try await service.store.insertBatch(chunk, in: tx) }
             done += size
             progress(done)
+        }
+        // A bulk load leaves PostgreSQL's planner statistics and visibility map stale until
+        // autovacuum comes round, minutes later and in the middle of whatever runs next.
+        if service.database.engine == .postgres {
+            try await service.database.autocommit { sql in
+                for table in ["events", "event_tags"] { try await sql.raw("VACUUM (ANALYZE) \(ident: table)").run() }
+            }
         }
     }
 

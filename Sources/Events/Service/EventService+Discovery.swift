@@ -55,12 +55,17 @@ extension EventService {
                 let boxes = BoundingBox.covering(center, radiusKm: reach)
                 let found = try await discovery.nearby(center: center, boxes: boxes, filters, now: now,
                                                        page: PageRequest(limit: wanted - 1, after: page.after), candidates: candidates, on: sql)
-                inside = found.compactMap { event, rank in
+                let completeBelow = found.completeBelowRank ?? .infinity
+                inside = found.events.compactMap { event, rank in
                     let distance = Geo.distanceKm(center, Coordinate(latitude: event.latitude ?? 0, longitude: event.longitude ?? 0))
-                    return distance <= reach ? (event, rank, distance) : nil
+                    return distance <= reach && rank < completeBelow ? (event, rank, distance) : nil
                 }
                 if inside.count >= wanted { break }
                 // The box held more entries than were read: read more before widening it (filters dropped many).
+                if found.completeBelowRank != nil {
+                    candidates *= 8
+                    continue
+                }
                 if try await discovery.boxesHoldMore(boxes, than: candidates, on: sql) {
                     candidates *= 8
                     continue

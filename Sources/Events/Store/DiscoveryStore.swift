@@ -103,18 +103,33 @@ struct DiscoveryStore: Sendable {
         }
     }
 
+    /// What ``nearby`` read: up to a page of events nearest first, each with its rank (the
+    /// squared equirectangular distance), and how far the read is known to be complete.
+    struct NearbyRead: Sendable {
+        let events: [(event: EventRecord, rank: Double)]
+        /// PostgreSQL read only the `candidates` entries nearest in degrees: events ranked below
+        /// this are all there, farther ones may be missing. Nil when nothing was left unread
+        /// (always on SQLite, which answers that through ``boxesHoldMore``).
+        let completeBelowRank: Double?
+    }
+
     /// Events within `boxes`, nearest to `center` first.
     /// The order uses the squared equirectangular distance, with the longitude difference taken
     /// the short way round (across the antimeridian): exact enough to rank within a few hundred
     /// km, and plain arithmetic on both engines. The caller computes the great-circle distance
     /// it shows.
     ///
-    /// SQLite reads the `candidates` nearest entries of the R*Tree (coordinates only, compact
-    /// pages) before touching `events` for the filters; when the filters leave too few, the
-    /// caller asks ``boxesHoldMore`` and widens `candidates`. PostgreSQL filters through the GiST
-    /// index directly.
+    /// Both engines read about `candidates` entries, nearest first, instead of a whole box:
+    /// SQLite takes the nearest entries of the R*Tree (coordinates only, compact pages) before
+    /// touching `events` for the filters, and the caller asks ``boxesHoldMore`` when the filters
+    /// left too few. PostgreSQL walks the GiST index nearest first (`<->`, KNN) with the filters
+    /// applied on the way and stops after `candidates` rows. Its `<->` measures plain degrees,
+    /// which overstate east–west distance by 1/cos(latitude); every unread row is at least
+    /// `cos²(latitude) × d²` away in rank, `d` being the last row's distance in degrees, so rows
+    /// ranked below that are exact (``NearbyRead/completeBelowRank``). Reading whole boxes made
+    /// PostgreSQL's p99 (a widened box holds thousands of rows) ten times its median.
     func nearby(center: Coordinate, boxes: [BoundingBox], _ filters: Filters, now: Date, page: PageRequest, candidates: Int,
-                on sql: any SQLDatabase) async throws -> [(EventRecord, Double)] {
+                on sql: any SQLDatabase) async throws -> NearbyRead {
         let scale = cos(center.latitude * .pi / 180)
         let postgres = sql.dialect.name == "postgresql"
         func proximity(_ latitude: String, _ longitude: String) -> SQLQueryString {
@@ -124,38 +139,54 @@ struct DiscoveryStore: Sendable {
             let northSouth: SQLQueryString = "(\(unsafeRaw: latitude) - \(bind: center.latitude))"
             return "(" + northSouth + " * " + northSouth + " + " + eastWest + " * " + eastWest + ")"
         }
-        let after = page.after.flatMap { $0.count == 2 ? Double($0[0]) : nil }
-        var inner: SQLQueryString
+        var afterCursor: SQLQueryString?
+        if let after = page.after, after.count == 2, let rank = Double(after[0]) {
+            afterCursor = "(proximity > \(bind: rank) OR (proximity = \(bind: rank) AND id > \(bind: after[1])))"
+        }
         if postgres {
-            inner = "SELECT \(unsafeRaw: EventStore.columns), " + proximity("e.latitude", "e.longitude") + " AS proximity "
+            let point: SQLQueryString = "point(e.longitude, e.latitude)"
+            let knn: SQLQueryString = point + " <-> point(\(bind: center.longitude), \(bind: center.latitude))"
             let within = boxes.map { box -> SQLQueryString in
-                """
-                point(e.longitude, e.latitude) <@ box(point(\(bind: box.minLongitude), \(bind: box.minLatitude)), point(\(bind: box.maxLongitude), \(bind: box.maxLatitude)))
-                """
+                point + " <@ box(point(\(bind: box.minLongitude), \(bind: box.minLatitude)), point(\(bind: box.maxLongitude), \(bind: box.maxLatitude)))"
             }
-            inner += "FROM events e WHERE e.latitude IS NOT NULL AND (" + within.joined(separator: " OR ") + ") AND "
-        } else {
-            // One R*Tree scan per box (an OR would not use the index), merged by proximity.
-            let scans = boxes.map { box -> SQLQueryString in
-                var scan: SQLQueryString = "SELECT id AS geo_id, " + proximity("min_lat", "min_lng") + " AS proximity FROM events_geo "
-                scan += """
-                    WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
-                    AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)
-                    """
-                if let after { scan += " AND " + proximity("min_lat", "min_lng") + " >= \(bind: after)" }
-                return scan
+            var inner: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), " + proximity("e.latitude", "e.longitude") + " AS proximity, "
+            inner += knn + " AS degrees FROM events e WHERE e.latitude IS NOT NULL AND (" + within.joined(separator: " OR ") + ") AND "
+            inner += Self.conditions(filters, now: now)
+            // `<->` does not wrap at ±180°: across the antimeridian (two boxes) read the boxes whole.
+            let nearestFirst = boxes.count == 1
+            var query: SQLQueryString = "SELECT *, MAX(degrees) OVER () AS reach_degrees, COUNT(*) OVER () AS read_count FROM (SELECT * FROM ("
+            query += inner + ") AS e"
+            if let afterCursor { query += " WHERE " + afterCursor }
+            if nearestFirst { query += " ORDER BY degrees LIMIT \(literal: candidates)" }
+            query += ") AS near ORDER BY proximity, id LIMIT \(literal: page.limit + 1)"
+            let rows = try await sql.raw(query).all()
+            let events = try rows.map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
+            guard nearestFirst, let first = rows.first, try first.decode(column: "read_count", as: Int.self) >= candidates else {
+                return NearbyRead(events: events, completeBelowRank: nil)
             }
-            var geo = scans.joined(separator: " UNION ALL ")
-            geo += " ORDER BY proximity LIMIT \(literal: candidates)"
-            inner = "SELECT \(unsafeRaw: EventStore.columns), g.proximity AS proximity FROM (" + geo + ") AS g CROSS JOIN events e ON e.rowid = g.geo_id WHERE "
+            let reach = try first.decode(column: "reach_degrees", as: Double.self)
+            return NearbyRead(events: events, completeBelowRank: scale * scale * reach * reach)
         }
+        // One R*Tree scan per box (an OR would not use the index), merged by proximity.
+        let after = page.after.flatMap { $0.count == 2 ? Double($0[0]) : nil }
+        let scans = boxes.map { box -> SQLQueryString in
+            var scan: SQLQueryString = "SELECT id AS geo_id, " + proximity("min_lat", "min_lng") + " AS proximity FROM events_geo "
+            scan += """
+                WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
+                AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)
+                """
+            if let after { scan += " AND " + proximity("min_lat", "min_lng") + " >= \(bind: after)" }
+            return scan
+        }
+        var geo = scans.joined(separator: " UNION ALL ")
+        geo += " ORDER BY proximity LIMIT \(literal: candidates)"
+        var inner: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), g.proximity AS proximity FROM (" + geo + ") AS g CROSS JOIN events e ON e.rowid = g.geo_id WHERE "
         inner += " " + Self.conditions(filters, now: now)
-        var query: SQLQueryString = "SELECT * FROM (" + inner + ") AS near WHERE 1 = 1"
-        if let after = page.after, after.count == 2, let proximity = Double(after[0]) {
-            query += " AND (proximity > \(bind: proximity) OR (proximity = \(bind: proximity) AND id > \(bind: after[1])))"
-        }
+        var query: SQLQueryString = "SELECT * FROM (" + inner + ") AS near"
+        if let afterCursor { query += " WHERE " + afterCursor }
         query += " ORDER BY proximity, id LIMIT \(literal: page.limit + 1)"
-        return try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
+        let events = try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
+        return NearbyRead(events: events, completeBelowRank: nil)
     }
 
     /// Whether `boxes` hold more than `candidates` R*Tree entries, i.e. whether ``nearby`` read
