@@ -61,12 +61,11 @@ extension EventService {
                     return distance <= reach && rank < completeBelow ? (event, rank, distance) : nil
                 }
                 if inside.count >= wanted { break }
-                // The box held more entries than were read: read more before widening it (filters dropped many).
-                if found.completeBelowRank != nil {
-                    candidates *= 8
-                    continue
-                }
-                if try await discovery.boxesHoldMore(boxes, than: candidates, on: sql) {
+                // The box held more entries than were read: read more before widening it (filters
+                // dropped many). PostgreSQL's read says so itself; SQLite is asked.
+                var readPart = found.completeBelowRank != nil
+                if !readPart { readPart = try await discovery.boxesHoldMore(boxes, than: candidates, on: sql) }
+                if readPart {
                     candidates *= 8
                     continue
                 }

@@ -43,8 +43,6 @@ final class JSONSink {
         bytes.reserveCapacity(2048)
     }
 
-    var depth: Int { open.count }
-
     /// Opens a container for the value slot that began at `slotStart` at `slotDepth`, or finds it.
     func openContainer(_ opener: UInt8, closer: UInt8, slotDepth: Int, slotStart: Int) -> Int {
         if open.count > slotDepth, open[slotDepth].slotStart == slotStart {
@@ -87,7 +85,7 @@ final class JSONSink {
             writeASCII((value as! Decimal).description)
         } else {
             let start = bytes.count
-            try value.encode(to: SlotEncoder(sink: self, slotDepth: slotDepth, slotStart: start))
+            try value.encode(to: slot(at: slotDepth))
             close(above: slotDepth - 1)
             // A value that wrote nothing at all is an empty object, as with JSONEncoder.
             if bytes.count == start { writeASCII("{}") }
@@ -207,6 +205,13 @@ final class JSONSink {
     }
 }
 
+extension JSONSink {
+    /// An encoder for the value slot starting here, whose key or comma is already written.
+    fileprivate func slot(at depth: Int) -> SlotEncoder {
+        SlotEncoder(sink: self, slotDepth: depth, slotStart: bytes.count)
+    }
+}
+
 /// The `Encoder` handed to a value's `encode(to:)`: one value slot of the output.
 private struct SlotEncoder: Encoder {
     let sink: JSONSink
@@ -235,9 +240,11 @@ private struct ObjectContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let depth: Int
     var codingPath: [any CodingKey] { [] }
 
-    private func key(_ key: Key) {
+    private func key(_ key: Key) { name(key.stringValue) }
+
+    private func name(_ name: String) {
         sink.beginElement(at: depth)
-        sink.writeString(key.stringValue)
+        sink.writeString(name)
         sink.bytes.append(UInt8(ascii: ":"))
     }
 
@@ -264,24 +271,22 @@ private struct ObjectContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         self.key(key)
-        return SlotEncoder(sink: sink, slotDepth: depth + 1, slotStart: sink.bytes.count).container(keyedBy: keyType)
+        return sink.slot(at: depth + 1).container(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         self.key(key)
-        return SlotEncoder(sink: sink, slotDepth: depth + 1, slotStart: sink.bytes.count).unkeyedContainer()
+        return sink.slot(at: depth + 1).unkeyedContainer()
     }
 
     mutating func superEncoder() -> any Encoder {
-        sink.beginElement(at: depth)
-        sink.writeString("super")
-        sink.bytes.append(UInt8(ascii: ":"))
-        return SlotEncoder(sink: sink, slotDepth: depth + 1, slotStart: sink.bytes.count)
+        name("super")
+        return sink.slot(at: depth + 1)
     }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
         self.key(key)
-        return SlotEncoder(sink: sink, slotDepth: depth + 1, slotStart: sink.bytes.count)
+        return sink.slot(at: depth + 1)
     }
 }
 
@@ -304,18 +309,15 @@ private struct ArrayContainer: UnkeyedEncodingContainer, ValueWriting {
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
-        let depth = startValue()
-        return SlotEncoder(sink: sink, slotDepth: depth, slotStart: sink.bytes.count).container(keyedBy: keyType)
+        sink.slot(at: startValue()).container(keyedBy: keyType)
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
-        let depth = startValue()
-        return SlotEncoder(sink: sink, slotDepth: depth, slotStart: sink.bytes.count).unkeyedContainer()
+        sink.slot(at: startValue()).unkeyedContainer()
     }
 
     mutating func superEncoder() -> any Encoder {
-        let depth = startValue()
-        return SlotEncoder(sink: sink, slotDepth: depth, slotStart: sink.bytes.count)
+        sink.slot(at: startValue())
     }
 }
 
