@@ -234,7 +234,8 @@ struct IdentityRouteTests {
             #expect(try await Self.get(client, "/api/v1/auth/me", token: forged.token).status == .unauthorized)
 
             var tampered = token.split(separator: ".").map(String.init)
-            tampered[1] = tampered[1].replacingOccurrences(of: "a", with: "b")
+            // Change one character for sure (replacing every "a" changed nothing when the payload had none).
+            tampered[1] = (tampered[1].first == "A" ? "B" : "A") + tampered[1].dropFirst()
             #expect(try await Self.get(client, "/api/v1/auth/me", token: tampered.joined(separator: ".")).status == .unauthorized)
             let basic = try await client.execute(uri: "/api/v1/auth/me", method: .get, headers: [.authorization: "Basic abc"])
             #expect(basic.status == .unauthorized)
