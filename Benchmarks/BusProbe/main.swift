@@ -146,13 +146,16 @@ struct Probe: AsyncParsableCommand {
         @Option(help: "Name recorded with each handling.") var name = "worker"
         @Flag(help: "Make every handler throw (to produce retries and dead letters).") var fail = false
         @Option(help: "Attempts before a delivery becomes a dead letter.") var maxAttempts = 8
+        @Option(help: "After recording this many handlings, every further handler hangs (holding its claim) until the process is killed.")
+        var stallAfter: Int?
 
         func run() async throws {
             let logger = makeLogger()
             let database = try await db.open(logger: logger)
             let bus = EventBus(database: database, logger: logger)
             bus.register(ProbeTick.self)
-            let (name, fail) = (self.name, self.fail)
+            let (name, fail, stallAfter) = (self.name, self.fail, self.stallAfter)
+            let recorded = Atomic<Int>(0)
             for group in makeGroups(
                 count: groups, slow: .milliseconds(slowMs), batchSize: batchSize, claimTimeout: .milliseconds(claimTimeoutMs),
                 maxAttempts: maxAttempts,
@@ -163,6 +166,10 @@ struct Probe: AsyncParsableCommand {
                             INSERT INTO probe_handled (event_id, consumer_group, worker, attempt)
                             VALUES (\(bind: envelope.id), \(bind: attempt.group), \(bind: name), \(bind: attempt.number))
                             """).run()
+                    }
+                    // A test that kills this process needs it to die holding claims, not between two batches.
+                    if let stallAfter, recorded.add(1, ordering: .relaxed).newValue >= stallAfter {
+                        try await Task.sleep(for: .seconds(3_600))
                     }
                 })
             {

@@ -48,11 +48,22 @@ class Handled:
     def rows(self):
         sql = "SELECT event_id, consumer_group, worker, attempt FROM probe_handled"
         if self.cluster is None:
-            import sqlite3
-            with sqlite3.connect(self.database.removeprefix("sqlite:"), timeout=10) as connection:
-                return connection.execute(sql).fetchall()
+            return self._sqlite(sql)
         out = self.cluster.query(sql, self.database)
         return [tuple(line.split("|")[:3]) + (int(line.split("|")[3]),) for line in out.splitlines() if line]
+
+    def deliveries_left(self):
+        """Deliveries not yet finished: a handling recorded by a worker that died before it could
+        delete the delivery is still here, waiting for its claim to expire."""
+        sql = "SELECT count(*) FROM bus_deliveries"
+        if self.cluster is None:
+            return self._sqlite(sql)[0][0]
+        return int(self.cluster.query(sql, self.database).strip())
+
+    def _sqlite(self, sql):
+        import sqlite3
+        with sqlite3.connect(self.database.removeprefix("sqlite:"), timeout=10) as connection:
+            return connection.execute(sql).fetchall()
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
@@ -69,18 +80,20 @@ def test_a_killed_worker_loses_nothing(engine, tmp_path):
         assert published.returncode == 0, published.stderr
         handled = Handled(database, cluster)
 
-        victim = start_worker(database, "victim", slow_ms=200)
+        # The victim records 20 handlings, then its handlers hang holding their claims, so the kill
+        # always lands mid-batch (a kill timed from outside could fall between two batches).
+        victim = start_worker(database, "victim", slow_ms=20, extra=("--stall-after", "20"))
         deadline = time.monotonic() + 60
         while len(handled.rows()) < 20:
             assert time.monotonic() < deadline, "the first worker handled nothing"
             time.sleep(0.05)
-        victim.send_signal(signal.SIGKILL)  # mid-batch: its claims stay behind
+        victim.send_signal(signal.SIGKILL)  # its claims stay behind
         victim.wait(timeout=30)
         killed_at = time.monotonic()
 
         survivor = start_worker(database, "survivor", slow_ms=0)
         deadline = time.monotonic() + 120
-        while len({(event, group) for event, group, _, _ in handled.rows()}) < EVENTS * GROUPS:
+        while handled.deliveries_left() > 0 or len({(event, group) for event, group, _, _ in handled.rows()}) < EVENTS * GROUPS:
             assert time.monotonic() < deadline, "events were lost after the kill"
             time.sleep(0.1)
         recovered_after = time.monotonic() - killed_at
@@ -93,7 +106,7 @@ def test_a_killed_worker_loses_nothing(engine, tmp_path):
             per_delivery.setdefault((event, group), []).append((worker, attempt))
         assert len(per_delivery) == EVENTS * GROUPS
         redelivered = [d for d, handlings in per_delivery.items() if any(attempt > 1 for _, attempt in handlings)]
-        # The victim died holding claims (batches of 8 with 200 ms handlers, both groups): those deliveries came
+        # The victim died holding claims (hung handlers in batches of 8, both groups): those deliveries came
         # back as second attempts once the claim expired.
         assert redelivered, "nothing was redelivered: the kill did not hit a claimed batch"
         assert all(worker == "survivor" for d in redelivered for worker, attempt in per_delivery[d] if attempt > 1)
