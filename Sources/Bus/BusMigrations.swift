@@ -101,5 +101,30 @@ enum BusMigrations {
                 "CREATE INDEX bus_dead_letters_group_idx ON bus_dead_letters (consumer_group, id)",
                 "CREATE INDEX bus_dead_letters_event_idx ON bus_dead_letters (event_seq)",
             ]),
+        // SQLite has no data-modifying CTEs, and every statement sqlite-nio runs costs two thread
+        // hand-offs (to its thread pool and back), which bounded publishing. Inserting into this
+        // view stores the event and its deliveries (one per group named in the `consumer_groups`
+        // JSON array) in one statement. PostgreSQL does the same with a CTE (`BusStore.insert`).
+        Migration(2, "publish_in_one_statement",
+            sqlite: [
+                """
+                CREATE VIEW bus_publish AS
+                SELECT id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id,
+                       NULL AS consumer_groups
+                FROM bus_events WHERE 0
+                """,
+                """
+                CREATE TRIGGER bus_publish_insert INSTEAD OF INSERT ON bus_publish
+                BEGIN
+                    INSERT INTO bus_events (id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id)
+                    VALUES (NEW.id, NEW.type, NEW.version, NEW.event_key, NEW.payload, NEW.occurred_at, NEW.producer,
+                            NEW.correlation_id, NEW.trace_id);
+                    INSERT INTO bus_deliveries (event_seq, consumer_group, event_key, attempts, available_at, created_at)
+                    SELECT (SELECT seq FROM bus_events WHERE id = NEW.id), g.value, NEW.event_key, 0, NEW.occurred_at, NEW.occurred_at
+                    FROM json_each(NEW.consumer_groups) AS g;
+                END
+                """,
+            ],
+            postgres: []),
     ]
 }

@@ -46,25 +46,21 @@ struct BusStore: Sendable {
             }
             try await tx.sql.raw(query).run()
         case .sqlite:
-            // No data-modifying CTEs here; statements are in-process calls, so two are cheap.
-            let row = try await tx.sql.raw("""
-                INSERT INTO bus_events (id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id)
+            // One statement too: the `bus_publish` view's trigger inserts the event and its
+            // deliveries (BusMigrations 2).
+            let consumerGroups = try Self.jsonArray(groups)
+            try await tx.sql.raw("""
+                INSERT INTO bus_publish (id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id, consumer_groups)
                 VALUES (\(bind: event.id), \(bind: event.type), \(bind: event.version), \(bind: event.key), \(bind: event.payload),
-                        \(bind: event.occurredAt), \(bind: event.producer), \(bind: event.correlationId), \(bind: event.traceId))
-                RETURNING seq
-                """).first()
-            guard let seq = try row?.decode(column: "seq", as: Int64.self) else {
-                throw DatabaseError(.other, message: "inserting a bus event returned no sequence number")
-            }
-            guard !groups.isEmpty else { return }
-            var insert = tx.sql.insert(into: "bus_deliveries")
-                .columns("event_seq", "consumer_group", "event_key", "attempts", "available_at", "created_at")
-            for group in groups {
-                insert = insert.values(SQLBind(seq), SQLBind(group), SQLBind(event.key), SQLBind(0), SQLBind(event.occurredAt), SQLBind(event.occurredAt))
-            }
-            try await insert.run()
-            try await database.notify(wakeChannel, payload: wake, in: tx)
+                        \(bind: event.occurredAt), \(bind: event.producer), \(bind: event.correlationId), \(bind: event.traceId),
+                        \(bind: consumerGroups))
+                """).run()
+            if !groups.isEmpty { try await database.notify(wakeChannel, payload: wake, in: tx) }
         }
+    }
+
+    private static func jsonArray(_ strings: [String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(strings), as: UTF8.self)
     }
 
     // MARK: Claiming and completing

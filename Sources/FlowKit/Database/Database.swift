@@ -293,6 +293,7 @@ final class AfterCommitActions: Sendable {
 // MARK: - Engines
 
 private struct SQLiteBackend: Sendable {
+    let writerThread: NIOThreadPool
     let threadPool: NIOThreadPool
     let writer: SQLiteConnectionPool
     let readers: SQLiteConnectionPool
@@ -306,13 +307,17 @@ private struct SQLiteBackend: Sendable {
                 throw DatabaseError(.unavailable, message: "cannot create the folder \(directory) for the SQLite file: \(error.localizedDescription)")
             }
         }
-        // Each connection's calls block a thread of this pool; give every connection its own thread.
-        let threadPool = NIOThreadPool(numberOfThreads: readerCount + 1)
+        // Each connection's calls block a thread of its pool. The writer gets a thread of its own:
+        // its statements run one after another, and a thread that is still awake from the last one
+        // picks the next up sooner than whichever idle thread of a shared pool the kernel wakes.
+        let writerThread = NIOThreadPool(numberOfThreads: 1)
+        writerThread.start()
+        let threadPool = NIOThreadPool(numberOfThreads: max(1, readerCount))
         threadPool.start()
         var opened: [SQLiteConnection] = []
         do {
             // The writer first: it creates the file and switches it to WAL, which readers rely on.
-            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: writerThread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
             opened.append(writer)
             for pragma in [
                 "PRAGMA journal_mode = WAL",
@@ -337,12 +342,14 @@ private struct SQLiteBackend: Sendable {
                 readerConnections.append(reader)
             }
             return SQLiteBackend(
+                writerThread: writerThread,
                 threadPool: threadPool,
                 writer: SQLiteConnectionPool(name: "write", connections: [writer]),
                 readers: SQLiteConnectionPool(name: "read", connections: readerConnections))
         } catch {
             for connection in opened { try? await (connection.close() as EventLoopFuture<Void>).get() }
             try? await threadPool.shutdownGracefully()
+            try? await writerThread.shutdownGracefully()
             throw DatabaseError.translate(error)
         }
     }
@@ -364,6 +371,7 @@ private struct SQLiteBackend: Sendable {
         await readers.close(logger: logger)
         await writer.close(logger: logger)
         try? await threadPool.shutdownGracefully()
+        try? await writerThread.shutdownGracefully()
     }
 }
 
