@@ -20,7 +20,7 @@ struct ProbeTick: DomainEvent {
 
 struct DatabaseOptions: ParsableArguments {
     @Option(help: "FLOW_DATABASE_URL-style location (sqlite:PATH or postgres://…).") var database: String
-    @Option(help: "Connection pool size.") var poolSize = 8
+    @Option(help: "Connection pool size.") var poolSize = Database.Options.defaultPoolSize
     @Option(help: "SQLite synchronous mode: full or normal.") var synchronous = "full"
 
     func open(logger: Logger) async throws -> Database {

@@ -22,7 +22,7 @@ public enum ConfigKeys {
               summary: "Roles this process runs; `flow serve --roles` overrides it.", isSecret: false),
         Entry(key: "database.url", defaultValue: DatabaseLocation.defaultURL,
               summary: "`sqlite:PATH` for an embedded SQLite file, or `postgres://user:password@host:5432/db` (`?sslmode=` disable, prefer or require).", isSecret: true),
-        Entry(key: "database.poolSize", defaultValue: "8",
+        Entry(key: "database.poolSize", defaultValue: "2 × cores, at least 4",
               summary: "PostgreSQL: maximum pooled connections per process. SQLite: read connections (writes use one connection).", isSecret: false),
         Entry(key: "database.acquireTimeout", defaultValue: "5",
               summary: "Seconds a request waits for a database connection before answering 503.", isSecret: false),
