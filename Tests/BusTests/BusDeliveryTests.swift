@@ -31,6 +31,58 @@ struct BusDeliveryTests {
         }
     }
 
+    /// An event type no consumer group subscribes to.
+    struct NobodyListens: DomainEvent {
+        static let type = "test.nobody_listens"
+        static let version = 1
+        let value: Int
+        func validate() -> [FieldProblem] { [] }
+    }
+
+    @Test("a publish stores the event and one pending delivery per subscribed group; an event no group takes gets none",
+          arguments: TestEngine.allCases)
+    func publishWritesEventAndDeliveries(engine: TestEngine) async throws {
+        let groups = ["first", "second", "third"].map { name in
+            ConsumerGroup(name: name, handling: NoteWritten.self) { _, _, _ in }
+        }
+        try await BusHarness.with(engine, workerProcesses: 0, groups: groups) { harness in
+            harness.bus.register(NobodyListens.self)
+            let note = try await harness.database.transaction { tx in
+                try await harness.publisher.publish(NoteWritten(noteId: "n1", index: 1), key: "note-1", in: tx)
+            }
+            let unheard = try await harness.database.transaction { tx in
+                try await harness.publisher.publish(NobodyListens(value: 7), in: tx)
+            }
+            let rows = try await harness.database.read { sql in
+                try await sql.raw("""
+                    SELECT e.id, e.type, e.event_key AS event_event_key, d.consumer_group, d.event_key, d.attempts, d.claimed_by
+                    FROM bus_deliveries d JOIN bus_events e ON e.seq = d.event_seq ORDER BY d.consumer_group
+                    """).all()
+            }
+            #expect(try rows.map { try $0.decode(column: "consumer_group", as: String.self) } == ["first", "second", "third"])
+            for row in rows {
+                #expect(try row.decode(column: "id", as: String.self) == note.id)
+                #expect(try row.decode(column: "event_key", as: String.self) == "note-1")
+                #expect(try row.decode(column: "event_event_key", as: String.self) == "note-1")
+                #expect(try row.decode(column: "attempts", as: Int.self) == 0)
+                #expect(try row.decodeOptional(column: "claimed_by", as: String.self) == nil)
+            }
+            #expect(try await harness.count("bus_events") == 2)
+            let stored = try await harness.database.read { sql in
+                try await sql.raw("SELECT type, payload FROM bus_events WHERE id = \(bind: unheard.id)").first()
+            }
+            #expect(try stored?.decode(column: "type", as: String.self) == NobodyListens.type)
+            #expect(try stored?.decode(column: "payload", as: String.self) == #"{"value":7}"#)
+            // The same id twice is refused, and nothing of the second attempt stays behind.
+            await #expect(throws: (any Error).self) {
+                try await harness.database.transaction { tx in
+                    try await BusStore(database: harness.database).insert(note, groups: ["first"], wakeChannel: EventBus.wakeChannel, in: tx)
+                }
+            }
+            #expect(try await harness.count("bus_deliveries") == 3)
+        }
+    }
+
     @Test("every group sees every event, independently", arguments: TestEngine.allCases)
     func twoGroupsEachGetEveryEvent(engine: TestEngine) async throws {
         let first = Recorder<String>()
