@@ -316,7 +316,8 @@ private struct SQLiteBackend: Sendable {
         // Each connection's calls block a thread, and each connection gets a thread of its own: a
         // connection's statements run one after another, and the thread that ran the last one (its
         // caches warm, often still awake) picks up the next, instead of whichever idle thread of a
-        // shared pool the kernel wakes. Publishing measured 10–50% faster on the writer.
+        // shared pool the kernel wakes. It matters for the writer, whose statements queue back to
+        // back (bus publishing gained ~10%, see scripts/bench-bus); for readers it measured neutral.
         let threads = (0...max(1, readerCount)).map { _ in NIOThreadPool(numberOfThreads: 1) }
         threads.forEach { $0.start() }
         var opened: [SQLiteConnection] = []
