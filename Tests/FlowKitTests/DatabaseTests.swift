@@ -152,6 +152,40 @@ struct DatabaseTests {
         }
     }
 
+    @Test("SQLite copies the WAL into the database file in the background, not inside the writer's commits")
+    func sqliteCheckpointsInTheBackground() async throws {
+        try await TestDatabases.with(.sqlite) { database in
+            guard case .sqlite(let path) = database.location else { Issue.record("not SQLite"); return }
+            func fileSize() throws -> Int { (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+            try await database.transaction { tx in
+                try await tx.sql.raw("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)").run()
+            }
+            let before = try fileSize()
+            // ~2.4 MB (about 600 pages): under the writer's own checkpoint threshold, so only the
+            // background checkpointer moves these pages into the file (without it the test fails).
+            for _ in 0..<3 {
+                try await database.transaction { tx in
+                    try await tx.sql.raw("""
+                        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200)
+                        INSERT INTO blobs (data) SELECT randomblob(4000) FROM n
+                        """).run()
+                }
+            }
+            // The writer only checkpoints as a backstop, far above these 600 pages.
+            let writerThreshold = try await database.transaction { tx in
+                try await tx.sql.raw("PRAGMA wal_autocheckpoint").first()!.decode(column: "wal_autocheckpoint", as: Int.self)
+            }
+            #expect(writerThreshold >= 10_000)
+            let deadline = ContinuousClock.now + .seconds(5)
+            while try fileSize() < before + 2_400_000, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try fileSize() >= before + 2_400_000, "no background checkpoint within 5 s")
+            let rows = try await database.read { sql in try await sql.raw("SELECT COUNT(*) AS n FROM blobs").first()!.decode(column: "n", as: Int.self) }
+            #expect(rows == 600)
+        }
+    }
+
     @Test("SQLite read connections refuse writes")
     func sqliteReadersAreReadOnly() async throws {
         try await TestDatabases.with(.sqlite) { database in
