@@ -48,7 +48,7 @@ struct BusStore: Sendable {
         case .sqlite:
             // One statement too: the `bus_publish` view's trigger inserts the event and its
             // deliveries (BusMigrations 2).
-            let consumerGroups = try Self.jsonArray(groups)
+            let consumerGroups = try FlowJSON.text(groups)
             try await tx.sql.raw("""
                 INSERT INTO bus_publish (id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id, consumer_groups)
                 VALUES (\(bind: event.id), \(bind: event.type), \(bind: event.version), \(bind: event.key), \(bind: event.payload),
@@ -57,10 +57,6 @@ struct BusStore: Sendable {
                 """).run()
             if !groups.isEmpty { try await database.notify(wakeChannel, payload: wake, in: tx) }
         }
-    }
-
-    private static func jsonArray(_ strings: [String]) throws -> String {
-        String(decoding: try JSONEncoder().encode(strings), as: UTF8.self)
     }
 
     // MARK: Claiming and completing

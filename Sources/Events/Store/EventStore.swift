@@ -157,7 +157,7 @@ struct EventStore: Sendable {
     // MARK: Rows
 
     static func json(_ strings: [String]) -> String {
-        String(decoding: (try? JSONEncoder().encode(strings)) ?? Data("[]".utf8), as: UTF8.self)
+        (try? FlowJSON.text(strings)) ?? "[]"
     }
 
     static func json(_ rule: RecurrenceRule?) -> String? {

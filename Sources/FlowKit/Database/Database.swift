@@ -214,23 +214,25 @@ public final class Database: Service, Sendable {
     /// Service entry point: keeps the PostgreSQL pool running (or SQLite's WAL checkpointed) until
     /// graceful shutdown, then closes every connection.
     public func run() async throws {
-        switch backend {
-        case .postgres(let postgres):
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await postgres.client.run() }
-                group.addTask { await self.runNotificationListener(postgres) }
-                // The pool stops on graceful shutdown; the listener stops with it.
-                await group.next()
-                group.cancelAll()
+        await withTaskGroup(of: Void.self) { group in
+            for work in backgroundWork { group.addTask(operation: work) }
+            switch backend {
+            // The pool stops on graceful shutdown; the listener stops with it.
+            case .postgres: await group.next()
+            case .sqlite: try? await gracefulShutdown()
             }
-        case .sqlite(let sqlite):
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await sqlite.checkpointContinuously(logger: self.logger) }
-                try? await gracefulShutdown()
-                group.cancelAll()
-            }
+            group.cancelAll()
         }
         await close()
+    }
+
+    /// What runs beside an open database: PostgreSQL's pool and its LISTEN connection, SQLite's
+    /// WAL checkpointer. ``run()`` and ``withRunning(_:)`` start it and cancel it before closing.
+    private var backgroundWork: [@Sendable () async -> Void] {
+        switch backend {
+        case .postgres(let postgres): [{ await postgres.client.run() }, { await self.runNotificationListener(postgres) }]
+        case .sqlite(let sqlite): [{ await sqlite.checkpointContinuously(logger: self.logger) }]
+        }
     }
 
     private func runNotificationListener(_ postgres: PostgresBackend) async {
@@ -242,13 +244,7 @@ public final class Database: Service, Sendable {
     /// afterwards, whether `body` succeeds or throws. For the CLI and tests; the server uses ``run()``.
     public func withRunning<T>(_ body: () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            switch backend {
-            case .postgres(let postgres):
-                group.addTask { await postgres.client.run() }
-                group.addTask { await self.runNotificationListener(postgres) }
-            case .sqlite(let sqlite):
-                group.addTask { await sqlite.checkpointContinuously(logger: self.logger) }
-            }
+            for work in backgroundWork { group.addTask(operation: work) }
             let result: Result<T, any Error>
             do {
                 result = .success(try await body())
@@ -330,7 +326,7 @@ private struct SQLiteBackend: Sendable {
         // caches warm, often still awake) picks up the next, instead of whichever idle thread of a
         // shared pool the kernel wakes. It matters for the writer, whose statements queue back to
         // back (bus publishing gained ~10%, see scripts/bench-bus); for readers it measured neutral.
-        let threads = (0...max(1, readerCount) + 1).map { _ in NIOThreadPool(numberOfThreads: 1) }
+        let threads = (0..<(2 + max(1, readerCount))).map { _ in NIOThreadPool(numberOfThreads: 1) }
         threads.forEach { $0.start() }
         var opened: [SQLiteConnection] = []
         do {

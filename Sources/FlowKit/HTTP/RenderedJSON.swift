@@ -7,6 +7,12 @@ import Hummingbird
 public enum FlowJSON {
     public static let encoder = StreamingJSONEncoder()
 
+    /// `value` as JSON text, for JSON kept in a text column (tags, interests, the groups of a bus
+    /// publish). Same encoder as responses; its dates are whole seconds, so store dates as columns.
+    public static func text(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     /// A 200 response carrying `body` as JSON.
     static func response(_ body: ByteBuffer) -> Response {
         var headers = HTTPFields()

@@ -26,7 +26,7 @@ extension IdentityStore {
     }
 
     func saveProfile(userId: String, _ profile: ProfileRecord, now: Date, in tx: Transaction) async throws {
-        let interests = String(decoding: try JSONEncoder().encode(profile.interests), as: UTF8.self)
+        let interests = try FlowJSON.text(profile.interests)
         try await tx.sql.raw("""
             INSERT INTO profiles (user_id, display_name, bio, interests, city, latitude, longitude, avatar_url, email_visibility,
                                   location_visibility, attended_events_visibility, updated_at)
