@@ -92,10 +92,11 @@ public final class Database: Service, Sendable {
         try await withoutTransaction(.read, work)
     }
 
-    /// Runs `work` on a writable connection without a transaction: each statement commits on its
-    /// own. Only for statements that are complete units by themselves (`UPDATE … RETURNING`
-    /// claims, `DELETE`s); it saves the BEGIN/COMMIT round trips on hot paths. Anything that
-    /// must commit together with something else belongs in ``transaction(_:)``.
+    /// Runs `work` on a writable connection without a transaction of its own, for statements that
+    /// are complete units by themselves (`UPDATE … RETURNING` claims, `DELETE`s): on PostgreSQL
+    /// each commits as it runs, saving the BEGIN/COMMIT round trips on hot paths; on SQLite they
+    /// join the writer's shared transaction (see ``SQLiteWriter``) and have committed when this
+    /// returns. Anything that must commit together with something else belongs in ``transaction(_:)``.
     public func autocommit<T: Sendable>(_ work: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         guard !Self.insideTransaction else {
             throw DatabaseError(.other, message: "autocommit statements inside a transaction would wait for the writer; use the Transaction")
@@ -109,8 +110,14 @@ public final class Database: Service, Sendable {
         let started = ContinuousClock.now
         do {
             switch backend {
+            case .sqlite(let sqlite) where pool == .read:
+                return try await sqlite.readers.withConnection { connection in
+                    try await metrics.leased(pool: pool, waitedSince: started) {
+                        try await work(connection.sql())
+                    }
+                }
             case .sqlite(let sqlite):
-                return try await (pool == .read ? sqlite.readers : sqlite.writer).withConnection { connection in
+                return try await sqlite.writer.write { connection in
                     try await metrics.leased(pool: pool, waitedSince: started) {
                         try await work(connection.sql())
                     }
@@ -128,8 +135,9 @@ public final class Database: Service, Sendable {
     }
 
     /// Runs `work` in a transaction: committed when it returns, rolled back when it throws.
-    /// On SQLite, transactions run one at a time (`BEGIN IMMEDIATE` on the single writer), so a
-    /// read-modify-write inside one never races another.
+    /// On SQLite, transactions run one at a time on the single writer, so a read-modify-write
+    /// inside one never races another; transactions queued behind each other share one COMMIT
+    /// (``SQLiteWriter``), and each returns only once its changes are committed.
     public func transaction<T: Sendable>(_ work: @Sendable (Transaction) async throws -> T) async throws -> T {
         // A transaction opened inside another would wait forever for SQLite's single writer (and
         // on PostgreSQL would not be atomic with the outer one): pass the `Transaction` instead.
@@ -142,12 +150,10 @@ public final class Database: Service, Sendable {
         do {
             switch backend {
             case .sqlite(let sqlite):
-                result = try await sqlite.writer.withConnection { connection in
+                result = try await sqlite.writer.write { connection in
                     try await metrics.leased(pool: .write, waitedSince: started) {
-                        try await SQLiteBackend.inTransaction(connection) {
-                            try await Self.$insideTransaction.withValue(true) {
-                                try await work(Transaction(sql: connection.sql(), engine: .sqlite, afterCommit: afterCommit))
-                            }
+                        try await Self.$insideTransaction.withValue(true) {
+                            try await work(Transaction(sql: connection.sql(), engine: .sqlite, afterCommit: afterCommit))
                         }
                     }
                 }
@@ -207,6 +213,11 @@ public final class Database: Service, Sendable {
         case .sqlite(let sqlite): sqlite.readers.inUseCount + sqlite.writer.inUseCount
         case .postgres: metrics.inUse
         }
+    }
+
+    /// SQLite's write connection, for tests that look at group commit.
+    var sqliteWriter: SQLiteWriter? {
+        if case .sqlite(let sqlite) = backend { sqlite.writer } else { nil }
     }
 
     // MARK: Lifecycle
@@ -304,7 +315,7 @@ final class AfterCommitActions: Sendable {
 private struct SQLiteBackend: Sendable {
     /// One per connection: writer, checkpointer, readers.
     let threads: [NIOThreadPool]
-    let writer: SQLiteConnectionPool
+    let writer: SQLiteWriter
     let readers: SQLiteConnectionPool
     /// Copies the WAL back into the database file, off the writer's path.
     let checkpointer: SQLiteConnection
@@ -352,7 +363,7 @@ private struct SQLiteBackend: Sendable {
             let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threads[1], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
             opened.append(checkpointer)
             _ = try await checkpointer.query("PRAGMA busy_timeout = 5000")
-            var readerConnections: [SQLiteConnection] = []
+            var readerConnections: [(SQLiteConnection, NIOThreadPool)] = []
             for thread in threads.dropFirst(2) {
                 let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: thread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
                 opened.append(reader)
@@ -362,30 +373,17 @@ private struct SQLiteBackend: Sendable {
                                "PRAGMA mmap_size = 1073741824", "PRAGMA cache_size = -16384"] {
                     _ = try await reader.query(pragma)
                 }
-                readerConnections.append(reader)
+                readerConnections.append((reader, thread))
             }
             return SQLiteBackend(
                 threads: threads,
-                writer: SQLiteConnectionPool(name: "write", connections: [writer]),
+                writer: SQLiteWriter(connection: writer, thread: threads[0]),
                 readers: SQLiteConnectionPool(name: "read", connections: readerConnections),
                 checkpointer: checkpointer)
         } catch {
             for connection in opened { try? await (connection.close() as EventLoopFuture<Void>).get() }
             for thread in threads { try? await thread.shutdownGracefully() }
             throw DatabaseError.translate(error)
-        }
-    }
-
-    static func inTransaction<T>(_ connection: SQLiteConnection, _ work: () async throws -> T) async throws -> T {
-        _ = try await connection.query("BEGIN IMMEDIATE")
-        do {
-            let result = try await work()
-            _ = try await connection.query("COMMIT")
-            return result
-        } catch {
-            // Also after a failed COMMIT (SQLITE_BUSY leaves the transaction open).
-            _ = try? await connection.query("ROLLBACK")
-            throw error
         }
     }
 

@@ -4,11 +4,10 @@ import NIOPosix
 import SQLiteNIO
 import Synchronization
 
-/// A fixed set of open SQLite connections handed out one task at a time, in FIFO order.
-///
-/// SQLite allows one writer at a time per file; serialising writers here (a pool of one for the
-/// writer) means transactions queue in-process instead of spinning on `SQLITE_BUSY`. Readers get
-/// their own pool: in WAL mode they never block the writer or each other.
+/// A fixed set of open SQLite connections handed out one task at a time, in FIFO order: the
+/// readers (in WAL mode they never block the writer or each other), and the single write
+/// connection under ``SQLiteWriter``, so that writers queue in-process instead of spinning on
+/// `SQLITE_BUSY`.
 final class SQLiteConnectionPool: Sendable {
     private struct State {
         var idle: [SQLiteConnection]
@@ -24,21 +23,36 @@ final class SQLiteConnectionPool: Sendable {
     let size: Int
     private let state: Mutex<State>
 
-    init(name: String, connections: [SQLiteConnection]) {
+    private let executors: [ObjectIdentifier: ConnectionThreadExecutor]
+
+    /// `connections` with the one-thread pool each runs its statements on.
+    init(name: String, connections: [(connection: SQLiteConnection, thread: NIOThreadPool)]) {
         self.name = name
         self.size = connections.count
-        self.state = Mutex(State(idle: connections))
+        self.state = Mutex(State(idle: connections.map(\.connection)))
+        self.executors = Dictionary(uniqueKeysWithValues: connections.map {
+            (ObjectIdentifier($0.connection), ConnectionThreadExecutor(thread: $0.thread))
+        })
+    }
+
+    /// Runs tasks on the thread of `connection`, which must be one of this pool's.
+    func executor(of connection: SQLiteConnection) -> ConnectionThreadExecutor {
+        executors[ObjectIdentifier(connection)]!
     }
 
     var inUseCount: Int { state.withLock { $0.inUse } }
+    var waitingCount: Int { state.withLock { $0.waiters.count } }
 
+    /// Runs `work` with a connection, on that connection's thread (see ``ConnectionThreadExecutor``).
     func withConnection<T>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
         let connection = try await lease()
         defer { release(connection) }
-        return try await work(connection)
+        return try await withTaskExecutorPreference(executor(of: connection)) {
+            try await work(connection)
+        }
     }
 
-    private func lease() async throws -> SQLiteConnection {
+    func lease() async throws -> SQLiteConnection {
         let waiterID = state.withLock { state -> UInt64 in
             state.nextWaiterID += 1
             return state.nextWaiterID
@@ -74,7 +88,17 @@ final class SQLiteConnectionPool: Sendable {
         }
     }
 
-    private func release(_ connection: SQLiteConnection) {
+    /// Passes `connection` straight to the first queued task, if there is one; otherwise the
+    /// caller keeps it. Atomic with the queue: a task that gives up waiting meanwhile is skipped.
+    func handOnIfWaiting(_ connection: SQLiteConnection) -> Bool {
+        let next = state.withLock { state in
+            state.waiters.isEmpty ? nil : state.waiters.removeFirst().continuation
+        }
+        next?.resume(returning: connection)
+        return next != nil
+    }
+
+    func release(_ connection: SQLiteConnection) {
         let (next, drained) = state.withLock { state -> (CheckedContinuation<SQLiteConnection, any Error>?, [CheckedContinuation<Void, Never>]) in
             if !state.waiters.isEmpty {
                 return (state.waiters.removeFirst().continuation, [])

@@ -16,6 +16,8 @@ public enum FlowMetrics {
             .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
             .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
         ]
+        // How many writes shared one SQLite COMMIT (SQLiteWriter caps a group at 64).
+        factory.valueHistogramBuckets["flow_db_sqlite_commit_group_size"] = [1, 2, 4, 8, 16, 32, 64]
         MetricsSystem.bootstrap(factory)
         return registry
     }()

@@ -1,0 +1,199 @@
+import Logging
+import Metrics
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+import Synchronization
+
+/// SQLite's one write connection, shared by group commit.
+///
+/// SQLite takes one writer at a time, and at `synchronous=FULL` every COMMIT waits for the WAL to
+/// reach the disk. Writers queue here in FIFO order. When a writer finishes while others are
+/// queued, its transaction stays open and passes to the next writer, which runs inside a
+/// savepoint of its own; the writer that finds nobody waiting (or the group full) commits for
+/// all. One fsync then covers the group, and statements saved are thread hand-offs saved
+/// (sqlite-nio runs each statement on the connection's thread).
+///
+/// - Nobody returns before the COMMIT that holds their writes: an acknowledged write is exactly
+///   as durable as with a transaction each.
+/// - A writer that throws rolls back to its savepoint; the other writers' changes stay.
+/// - A COMMIT that fails, or an error after which SQLite rolled the whole transaction back, fails
+///   every writer of the group: none of them had been told it succeeded.
+/// - A writer sees the changes of those before it in its group, as if they had committed; if
+///   theirs are lost, so are its own.
+/// - Work holding the writer must not wait for another writer's call to return (that call may
+///   be waiting for this group's COMMIT): do the waiting before or after the transaction.
+final class SQLiteWriter: Sendable {
+    /// A group commits when this many writers have joined it even if more are queued, which
+    /// bounds how long the first one waits for its acknowledgement.
+    static let maximumGroupSize = 64
+
+    /// The transaction being passed from writer to writer. Only the writer holding the
+    /// connection reads or changes it.
+    private struct Group {
+        /// Writers whose changes are in the transaction, waiting for its COMMIT.
+        var pending: [EventLoopPromise<Void>] = []
+        /// Writers that have joined, including those whose changes were rolled back.
+        var joined = 1
+    }
+
+    /// A pool of the one write connection: its FIFO queue is the writers waiting for their turn.
+    private let connection: SQLiteConnectionPool
+    private let group = Mutex<Group?>(nil)
+    private let counts = Mutex<(commits: Int, writes: Int)>((0, 0))
+    private let groupSizes = Recorder(label: "flow_db_sqlite_commit_group_size")
+
+    /// Where writers run while they hold the connection: on its own thread (see
+    /// ``ConnectionThreadExecutor``), so the writer's statements, and the passing of the
+    /// transaction from one writer to the next, need no thread switches.
+    private let executor: ConnectionThreadExecutor
+
+    init(connection: SQLiteConnection, thread: NIOThreadPool) {
+        self.connection = SQLiteConnectionPool(name: "write", connections: [(connection, thread)])
+        self.executor = self.connection.executor(of: connection)
+    }
+
+    /// 1 while a writer holds the connection.
+    var inUseCount: Int { connection.inUseCount }
+
+    /// Writers queued for the connection.
+    var waitingCount: Int { connection.waitingCount }
+
+    /// COMMITs run and the writes they carried (a failed COMMIT counts with the writes it failed).
+    var statistics: (commits: Int, writes: Int) { counts.withLock { $0 } }
+
+    /// Runs `work` atomically, in a transaction that may be shared with the writers queued around
+    /// it, and returns once that transaction has committed. Throws what `work` throws (its changes
+    /// rolled back), or the error that made the shared transaction fail.
+    func write<T>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
+        let (outcome, committed) = await withTaskExecutorPreference(executor) {
+            await takeTurn(work)
+        }
+        let value = try outcome.get()
+        try await committed?.futureResult.get()
+        return value
+    }
+
+    /// Waits for the connection, runs `work` in the open transaction or a new one, and passes the
+    /// transaction on or commits it. Returns the outcome of `work` and, when it succeeded, the
+    /// promise of the COMMIT that carries its changes.
+    private func takeTurn<T>(_ work: (SQLiteConnection) async throws -> T) async -> (Result<T, any Error>, EventLoopPromise<Void>?) {
+        let connection: SQLiteConnection
+        do {
+            connection = try await self.connection.lease()
+        } catch {
+            return (.failure(error), nil)
+        }
+        let joining = group.withLock { $0 != nil }
+        var outcome: Result<T, any Error>
+        do {
+            try await Self.control(connection, joining ? "SAVEPOINT writer" : "BEGIN IMMEDIATE")
+            if !joining { group.withLock { $0 = Group() } }
+            do {
+                outcome = .success(try await work(connection))
+            } catch {
+                outcome = .failure(error)
+                await undo(connection, joining: joining, cause: error)
+            }
+        } catch {
+            outcome = .failure(error)  // nothing of this writer's ran; the group is as it was
+        }
+        let promise: EventLoopPromise<Void>? = outcome.isSuccess ? connection.eventLoop.makePromise() : nil
+        if case .commit(let pending) = passOn(connection, pending: promise) {
+            await commit(connection, pending: pending)
+        }
+        return (outcome, promise)
+    }
+
+    /// Takes back a failed writer's changes: its savepoint, or the whole transaction when it was
+    /// the first (nobody else's changes are in it yet). When SQLite has already rolled the whole
+    /// transaction back (the savepoint is gone), every writer waiting for it fails.
+    private func undo(_ connection: SQLiteConnection, joining: Bool, cause: any Error) async {
+        if joining {
+            do {
+                try await Self.control(connection, "ROLLBACK TO writer")
+                return
+            } catch {}
+        }
+        try? await Self.control(connection, "ROLLBACK")
+        let lost = group.withLock { group in
+            defer { group = nil }
+            return group?.pending ?? []
+        }
+        let error = DatabaseError(.other, message: "the transaction this write shared with others was rolled back by SQLite: \(String(describing: DatabaseError.translate(cause)))")
+        lost.forEach { $0.fail(error) }
+    }
+
+    private enum Next {
+        /// No transaction is open; the connection went to the next writer or back to the pool.
+        case released
+        /// The next writer has the connection and the open transaction.
+        case handedOn
+        /// Nobody is waiting, or the group is full: the caller commits for `pending`.
+        case commit(pending: [EventLoopPromise<Void>])
+    }
+
+    /// Passes the connection, with the open transaction, to the next queued writer, or says to
+    /// commit now; `pending` is the finishing writer's own wait for the COMMIT, if it succeeded.
+    private func passOn(_ connection: SQLiteConnection, pending: EventLoopPromise<Void>?) -> Next {
+        guard var open = group.withLock({ $0 }) else {
+            self.connection.release(connection)
+            return .released
+        }
+        if let pending { open.pending.append(pending) }
+        if open.joined < Self.maximumGroupSize {
+            // Stored before the hand-off: the next writer reads it as soon as it has the connection.
+            group.withLock { $0 = Group(pending: open.pending, joined: open.joined + 1) }
+            if self.connection.handOnIfWaiting(connection) { return .handedOn }
+        }
+        group.withLock { $0 = open }
+        return .commit(pending: open.pending)
+    }
+
+    private func commit(_ connection: SQLiteConnection, pending: [EventLoopPromise<Void>]) async {
+        var failure: (any Error)?
+        do {
+            try await Self.control(connection, "COMMIT")
+        } catch {
+            failure = error
+            // A failed COMMIT (SQLITE_BUSY, a deferred constraint) leaves the transaction open.
+            try? await Self.control(connection, "ROLLBACK")
+        }
+        let joined = group.withLock { group in
+            defer { group = nil }
+            return group?.joined ?? 1
+        }
+        counts.withLock { $0 = ($0.commits + 1, $0.writes + joined) }
+        groupSizes.record(joined)
+        self.connection.release(connection)
+        for promise in pending {
+            if let failure { promise.fail(failure) } else { promise.succeed() }
+        }
+    }
+
+    /// Runs a transaction-control statement even when the calling task is cancelled. The async
+    /// `query` does not run the statements of a cancelled task (it throws `CancellationError`
+    /// instead), which could leave the shared transaction open or undo an earlier writer's
+    /// savepoint; then the future-based one runs it. (The async one is tried first: it wakes one
+    /// thread fewer.)
+    private static func control(_ connection: SQLiteConnection, _ statement: String) async throws {
+        do {
+            _ = try await connection.query(statement)
+        } catch is CancellationError {
+            let done: EventLoopFuture<[SQLiteRow]> = connection.query(statement, [])
+            _ = try await done.get()
+        }
+    }
+
+    /// Refuses new writes, fails queued ones, and closes the connection once the writer holding
+    /// it (and its group's COMMIT) has finished.
+    func close(logger: Logger) async {
+        await connection.close(logger: logger)
+    }
+}
+
+private extension Result {
+    var isSuccess: Bool {
+        if case .success = self { true } else { false }
+    }
+}
