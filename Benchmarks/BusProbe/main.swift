@@ -274,6 +274,16 @@ struct Probe: AsyncParsableCommand {
                     print(String(format: "latency under load: p50 %.1f ms, p99 %.1f ms", percentile(loaded, 0.5), percentile(loaded, 0.99)))
                     print(String(format: "latency idle: p50 %.2f ms, p99 %.2f ms (%d events, 10 ms apart, before the load)", percentile(idleBefore, 0.5), percentile(idleBefore, 0.99), idleEvents))
                     print(String(format: "latency idle right after the load: p50 %.2f ms, p99 %.2f ms", percentile(idleAfter, 0.5), percentile(idleAfter, 0.99)))
+                    if database.engine == .sqlite {
+                        // Group commit on the single writer, from the histogram /metrics exposes.
+                        let exposition = FlowMetrics.exposition().split(separator: "\n")
+                        func total(_ name: String) -> Double {
+                            exposition.first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+                        }
+                        let commits = total("flow_db_sqlite_commit_group_size_count")
+                        print(String(format: "group commit: %.1f writes per COMMIT on average (%.0f COMMITs, whole run)",
+                                     total("flow_db_sqlite_commit_group_size_sum") / max(1, commits), commits))
+                    }
                 }
             }
         }
