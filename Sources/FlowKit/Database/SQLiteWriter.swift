@@ -125,10 +125,9 @@ final class SQLiteWriter: Sendable {
     }
 
     private enum Next {
-        /// No transaction is open; the connection went to the next writer or back to the pool.
-        case released
-        /// The next writer has the connection and the open transaction.
-        case handedOn
+        /// The connection went on: to the next writer (with the open transaction, if any) or
+        /// back to the pool.
+        case passedOn
         /// Nobody is waiting, or the group is full: the caller commits for `pending`.
         case commit(pending: [EventLoopPromise<Void>])
     }
@@ -136,18 +135,21 @@ final class SQLiteWriter: Sendable {
     /// Passes the connection, with the open transaction, to the next queued writer, or says to
     /// commit now; `pending` is the finishing writer's own wait for the COMMIT, if it succeeded.
     private func passOn(_ connection: SQLiteConnection, pending: EventLoopPromise<Void>?) -> Next {
-        guard var open = group.withLock({ $0 }) else {
+        let next: Next? = group.withLock { group in
+            guard group != nil else { return nil }
+            if let pending { group!.pending.append(pending) }
+            // Under the lock: the next writer reads the group as soon as it has the connection.
+            if group!.joined < Self.maximumGroupSize, self.connection.handOnIfWaiting(connection) {
+                group!.joined += 1
+                return .passedOn
+            }
+            return .commit(pending: group!.pending)
+        }
+        guard let next else {
             self.connection.release(connection)
-            return .released
+            return .passedOn
         }
-        if let pending { open.pending.append(pending) }
-        if open.joined < Self.maximumGroupSize {
-            // Stored before the hand-off: the next writer reads it as soon as it has the connection.
-            group.withLock { $0 = Group(pending: open.pending, joined: open.joined + 1) }
-            if self.connection.handOnIfWaiting(connection) { return .handedOn }
-        }
-        group.withLock { $0 = open }
-        return .commit(pending: open.pending)
+        return next
     }
 
     private func commit(_ connection: SQLiteConnection, pending: [EventLoopPromise<Void>]) async {
