@@ -49,7 +49,7 @@ extension EventService {
             // holds about a page of rows instead of every event within the radius.
             let wanted = page.limit + 1
             var reach = min(radiusKm, max(radiusKm / 64, 0.25))
-            var candidates = wanted * 4
+            var candidates = discovery.firstRead(toFill: wanted, around: center, on: sql)
             var inside: [(EventRecord, rank: Double, distance: Double)] = []
             while true {
                 let boxes = BoundingBox.covering(center, radiusKm: reach)
@@ -66,7 +66,7 @@ extension EventService {
                 var readPart = found.completeBelowRank != nil
                 if !readPart { readPart = try await discovery.boxesHoldMore(boxes, than: candidates, on: sql) }
                 if readPart {
-                    candidates *= 8
+                    candidates = discovery.nextRead(after: candidates, on: sql)
                     continue
                 }
                 if reach >= radiusKm { break }

@@ -113,6 +113,29 @@ struct DiscoveryStore: Sendable {
         let completeBelowRank: Double?
     }
 
+    /// How many index entries ``nearby``'s first read takes to fill `wanted` rows.
+    ///
+    /// SQLite reads R*Tree entries before the filters (status, visibility, dates) drop any, so it
+    /// reads four pages' worth. PostgreSQL applies the filters while it walks the GiST index, but
+    /// it walks in plain degrees: of the rows read, only those within cos(latitude) of the
+    /// farthest one are known to be in order (``NearbyRead/completeBelowRank``), about
+    /// cos(latitude) of them when events are spread evenly. It reads `wanted / cos(latitude)` and
+    /// half again for the unevenness, which almost never needs a second read: at Lisbon's latitude
+    /// 41 rows for a page of 20 instead of 84, and the read's cost grows with its rows (pgbench on
+    /// the 1M-event database: 84 rows 915 queries/s, 32 rows 1,567).
+    func firstRead(toFill wanted: Int, around center: Coordinate, on sql: any SQLDatabase) -> Int {
+        guard sql.dialect.name == "postgresql" else { return wanted * 4 }
+        let scale = max(cos(center.latitude * .pi / 180), 0.1)
+        return Int((Double(wanted) * 1.5 / scale).rounded(.up))
+    }
+
+    /// How many entries the next read of the same box takes when `candidates` were too few:
+    /// SQLite's filters may drop most of what it reads, so eight times as many; PostgreSQL's
+    /// read was only short of the unevenness margin, so twice as many.
+    func nextRead(after candidates: Int, on sql: any SQLDatabase) -> Int {
+        sql.dialect.name == "postgresql" ? candidates * 2 : candidates * 8
+    }
+
     /// Events within `boxes`, nearest to `center` first.
     /// The order uses the squared equirectangular distance, with the longitude difference taken
     /// the short way round (across the antimeridian): exact enough to rank within a few hundred
