@@ -125,7 +125,7 @@ public final class Database: Service, Sendable {
             case .postgres(let postgres):
                 return try await postgres.withConnection { connection in
                     try await metrics.leased(pool: pool, waitedSince: started) {
-                        try await work(connection.sql())
+                        try await work(PostgresSQLDatabase(connection: connection))
                     }
                 }
             }
@@ -161,7 +161,7 @@ public final class Database: Service, Sendable {
                 result = try await postgres.withTransaction { connection in
                     try await metrics.leased(pool: .write, waitedSince: started) {
                         try await Self.$insideTransaction.withValue(true) {
-                            try await work(Transaction(sql: connection.sql(), engine: .postgres, afterCommit: afterCommit))
+                            try await work(Transaction(sql: PostgresSQLDatabase(connection: connection), engine: .postgres, afterCommit: afterCommit))
                         }
                     }
                 }
