@@ -19,7 +19,8 @@ import SQLKit
 struct PostgresSQLDatabase: SQLDatabase {
     let connection: PostgresConnection
 
-    /// PostgresKit's database over the same connection: the route for what is handled here.
+    /// PostgresKit's database over the same connection: the route for what is not handled here,
+    /// including the future-based `execute` (Flow's code uses the async one).
     private var postgresKit: any SQLDatabase { connection.sql() }
 
     var logger: Logger { connection.logger }
