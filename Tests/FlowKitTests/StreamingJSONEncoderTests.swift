@@ -117,6 +117,72 @@ struct StreamingJSONEncoderTests {
             == #"{"items":[{"name":"a","scores":[],"when":"1970-01-01T00:01:00Z"}],"nextCursor":null}"#)
     }
 
+    /// A type whose `encode(to:)` writes its fields through `JSONObjectWriter`.
+    struct Written: Encodable {
+        var text = "a \"quoted\" line\n"
+        var noText: String? = nil
+        var number = 42
+        var noNumber: Int? = nil
+        var real = -2.5
+        var noReal: Double? = nil
+        var flag = true
+        var when = Date(timeIntervalSince1970: 1_764_613_800.5)
+        var noWhen: Date? = nil
+        var tags = ["x", "y \\ z", ""]
+        var noTags: [String] = []
+        var kind = Kind.virtual
+        var inner: Inner? = Inner(name: "i", scores: [0.5], when: nil)
+        var noInner: Inner? = nil
+        var nestedWritten: [NestedWritten] = [NestedWritten(value: nil), NestedWritten(value: 1)]
+
+        func encode(to encoder: any Encoder) throws {
+            var object = JSONObjectWriter(encoder)
+            try object.field("text", text)
+            try object.field("noText", noText)
+            try object.field("number", number)
+            try object.field("noNumber", noNumber)
+            try object.field("real", real)
+            try object.field("noReal", noReal)
+            try object.field("flag", flag)
+            try object.field("when", when)
+            try object.field("noWhen", noWhen)
+            try object.field("tags", tags)
+            try object.field("noTags", noTags)
+            try object.field("kind", kind)
+            try object.field("inner", inner)
+            try object.field("noInner", noInner)
+            try object.field("nestedWritten", nestedWritten)
+        }
+    }
+
+    struct NestedWritten: Encodable {
+        var value: Int?
+        func encode(to encoder: any Encoder) throws {
+            var object = JSONObjectWriter(encoder)
+            try object.field("value", value)
+            try object.field("after", "last")
+        }
+    }
+
+    @Test("JSONObjectWriter writes the same document under both encoders, nulls included")
+    func objectWriter() throws {
+        let ours = try streaming(Written())
+        #expect(ours == (try foundation(Written())))
+        #expect(ours == [
+            "text": "a \"quoted\" line\n", "noText": nil, "number": 42, "noNumber": nil, "real": -2.5, "noReal": nil,
+            "flag": true, "when": "2025-12-01T18:30:00Z", "noWhen": nil, "tags": ["x", "y \\ z", ""], "noTags": [],
+            "kind": "virtual", "inner": ["name": "i", "scores": [0.5]], "noInner": nil,
+            "nestedWritten": [["value": nil, "after": "last"], ["value": 1, "after": "last"]],
+        ])
+        // Inside a page, after a nested object: the object closes where it should.
+        let page = Page(items: [NestedWritten(value: 2)], nextCursor: "c")
+        #expect(String(decoding: try StreamingJSONEncoder().encode(page), as: UTF8.self)
+            == #"{"items":[{"value":2,"after":"last"}],"nextCursor":"c"}"#)
+        var infinite = Written()
+        infinite.real = .infinity
+        #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode(infinite) }
+    }
+
     @Test("refuses numbers JSON cannot carry, like JSONEncoder")
     func nonFinite() {
         #expect(throws: EncodingError.self) { try StreamingJSONEncoder().encode([Double.nan]) }

@@ -62,6 +62,30 @@ struct SupportTests {
         #expect(try JSONDecoder().decode(Sample.self, from: Data(#"{"id":"a","note":null}"#.utf8)) == Sample(id: "a", note: nil))
     }
 
+    @Test("string lists read back what FlowJSON.text wrote, and agree with JSONDecoder on anything else")
+    func stringLists() throws {
+        let lists: [[String]] = [
+            [], [""], ["", ""], ["jazz"], ["jazz", "live music", "lisbon"], ["a,b", "\",\"", "back\\slash", "tab\t", "nul\u{0}"],
+            ["é", "☃", "🎉 party", "中文"], ["[", "]", ",", "\"\""],
+        ]
+        for list in lists {
+            #expect(FlowJSON.strings(try FlowJSON.text(list)) == list)
+        }
+        // Whatever the fast path accepts, it reads as JSONDecoder does; what it declines, the decoder answers.
+        let texts = [
+            "[]", "[\"\"]", "[\"a\",\"b\"]", "[\"a\", \"b\"]", " [\"a\"]", "[\"a\"", "[", "]", "", "[\"]", "[\"a\"b\"]",
+            "[\"a\",]", "[\"a\",\"]", "[\"a\"\"b\"]", "[\"a\"],", "[1]", "[\"a\",1]", "[null]", "[\"\u{1}\"]", "[\"x\\u0041\"]",
+            "[\"a\",\"\",\"b\"]", "{\"a\":1}", "[\"é\",\"☃\"]",
+        ]
+        for text in texts {
+            let decoded = try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+            #expect(FlowJSON.strings(text) == decoded, "\(text)")
+            if let plain = FlowJSON.plainStrings(text) { #expect(plain == decoded, "\(text)") }
+        }
+        #expect(FlowJSON.plainStrings("[\"a\",\"b\"]") == ["a", "b"])
+        #expect(FlowJSON.plainStrings("[\"a\", \"b\"]") == nil)
+    }
+
     @Test("RFC 3339 parsing accepts offsets and fractions")
     func rfc3339() throws {
         let utc = try #require(RFC3339.parse("2026-05-01T18:30:00Z"))

@@ -20,9 +20,16 @@ public enum EventStatus: String, Sendable, Codable, CaseIterable {
 
 /// Where a physical event happens when it has no venue.
 public struct EventLocation: Sendable, Codable, Equatable {
-    @ExplicitNull public var address: String?
+    public var address: String?
     public let latitude: Double
     public let longitude: Double
+
+    public func encode(to encoder: any Encoder) throws {
+        var object = JSONObjectWriter(encoder)
+        try object.field("address", address)
+        try object.field("latitude", latitude)
+        try object.field("longitude", longitude)
+    }
 }
 
 /// An event as stored.
@@ -80,38 +87,74 @@ public struct EventView: Sendable, Codable, Equatable {
     public let id: String
     public let organizerId: String
     public let title: String
-    @ExplicitNull public var summary: String?
-    @ExplicitNull public var description: String?
-    @ExplicitNull public var categoryId: String?
+    public var summary: String?
+    public var description: String?
+    public var categoryId: String?
     public let tags: [String]
-    @ExplicitNull public var venue: VenueView?
-    @ExplicitNull public var location: EventLocation?
+    public var venue: VenueView?
+    public var location: EventLocation?
     public let startsAt: Date
     public let endsAt: Date
     public let timeZone: String
     public let type: EventKind
     /// Shown to the organizer and to people going; null for everyone else.
-    @ExplicitNull public var meetingUrl: String?
-    @ExplicitNull public var meetingProvider: String?
-    @ExplicitNull public var capacity: Int?
+    public var meetingUrl: String?
+    public var meetingProvider: String?
+    public var capacity: Int?
     public let goingCount: Int
     public let interestedCount: Int
     public let waitlistCount: Int
     public let likeCount: Int
-    @ExplicitNull public var spotsLeft: Int?
+    public var spotsLeft: Int?
     /// How the event repeats; null for a one-off. `startsAt`/`endsAt` are the first occurrence's.
-    @ExplicitNull public var recurrence: RecurrenceRule?
+    public var recurrence: RecurrenceRule?
     public let visibility: EventVisibility
     public let status: EventStatus
     public let createdAt: Date
     public let updatedAt: Date
-    @ExplicitNull public var cancelledAt: Date?
+    public var cancelledAt: Date?
     /// The caller's attendance (`going`, `interested`, `waitlisted`), or null.
-    @ExplicitNull public var myAttendance: String?
+    public var myAttendance: String?
     /// Whether the caller likes the event (false when signed out).
     public let likedByMe: Bool
     /// Kilometres from the searched point (nearby search only).
-    @ExplicitNull public var distanceKm: Double?
+    public var distanceKm: Double?
+
+    /// Every field, `null` included, written directly: the hot path of every list (see
+    /// `JSONObjectWriter`). The names are the synthesized `CodingKeys` that decoding uses.
+    public func encode(to encoder: any Encoder) throws {
+        var object = JSONObjectWriter(encoder)
+        try object.field("id", id)
+        try object.field("organizerId", organizerId)
+        try object.field("title", title)
+        try object.field("summary", summary)
+        try object.field("description", description)
+        try object.field("categoryId", categoryId)
+        try object.field("tags", tags)
+        try object.field("venue", venue)
+        try object.field("location", location)
+        try object.field("startsAt", startsAt)
+        try object.field("endsAt", endsAt)
+        try object.field("timeZone", timeZone)
+        try object.field("type", type.rawValue)
+        try object.field("meetingUrl", meetingUrl)
+        try object.field("meetingProvider", meetingProvider)
+        try object.field("capacity", capacity)
+        try object.field("goingCount", goingCount)
+        try object.field("interestedCount", interestedCount)
+        try object.field("waitlistCount", waitlistCount)
+        try object.field("likeCount", likeCount)
+        try object.field("spotsLeft", spotsLeft)
+        try object.field("recurrence", recurrence)
+        try object.field("visibility", visibility.rawValue)
+        try object.field("status", status.rawValue)
+        try object.field("createdAt", createdAt)
+        try object.field("updatedAt", updatedAt)
+        try object.field("cancelledAt", cancelledAt)
+        try object.field("myAttendance", myAttendance)
+        try object.field("likedByMe", likedByMe)
+        try object.field("distanceKm", distanceKm)
+    }
 
     static let schema: JSONValue = {
         let nullableString: JSONValue = ["type": ["string", "null"]]

@@ -6,13 +6,28 @@ public struct VenueView: Sendable, Codable, Equatable {
     public let id: String
     public let name: String
     public let address: String
-    @ExplicitNull public var city: String?
-    @ExplicitNull public var country: String?
+    public var city: String?
+    public var country: String?
     public let latitude: Double
     public let longitude: Double
-    @ExplicitNull public var capacity: Int?
+    public var capacity: Int?
     public let amenities: [String]
     public let createdAt: Date
+
+    /// Written directly, nulls included (see `JSONObjectWriter`); it is nested in events.
+    public func encode(to encoder: any Encoder) throws {
+        var object = JSONObjectWriter(encoder)
+        try object.field("id", id)
+        try object.field("name", name)
+        try object.field("address", address)
+        try object.field("city", city)
+        try object.field("country", country)
+        try object.field("latitude", latitude)
+        try object.field("longitude", longitude)
+        try object.field("capacity", capacity)
+        try object.field("amenities", amenities)
+        try object.field("createdAt", createdAt)
+    }
 
     static let schema: JSONValue = [
         "type": "object", "required": ["id", "name", "address", "city", "country", "latitude", "longitude", "capacity", "amenities", "createdAt"],

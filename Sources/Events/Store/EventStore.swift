@@ -164,11 +164,8 @@ struct EventStore: Sendable {
         rule.flatMap { try? RecurrenceRule.storageEncoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// One decoder for every row: making a `JSONDecoder` per row showed up in list-page profiles.
-    private static let stringsDecoder = JSONDecoder()
-
     static func strings(_ json: String) -> [String] {
-        (try? stringsDecoder.decode([String].self, from: Data(json.utf8))) ?? []
+        FlowJSON.strings(json) ?? []
     }
 
     static func escapeLike(_ text: String) -> String {

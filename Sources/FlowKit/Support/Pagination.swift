@@ -43,8 +43,8 @@ public struct PageRequest: Sendable {
     }
 
     public static func decode(cursor text: String) -> [String]? {
-        guard let data = Base64URL.decode(text) else { return nil }
-        return try? JSONDecoder().decode([String].self, from: data)
+        guard let data = Base64URL.decode(text), let json = String(validating: data, as: UTF8.self) else { return nil }
+        return FlowJSON.strings(json)
     }
 
     public static let openAPIParameters: [APIOperation.Parameter] = [

@@ -16,7 +16,7 @@ extension IdentityStore {
         return ProfileRecord(
             displayName: try row.decodeOptional(column: "display_name", as: String.self),
             bio: try row.decodeOptional(column: "bio", as: String.self),
-            interests: (try? JSONDecoder().decode([String].self, from: Data(interests.utf8))) ?? [],
+            interests: FlowJSON.strings(interests) ?? [],
             location: city == nil && latitude == nil ? nil : Location(city: city, latitude: latitude, longitude: longitude),
             avatarUrl: try row.decodeOptional(column: "avatar_url", as: String.self),
             privacy: Privacy(
