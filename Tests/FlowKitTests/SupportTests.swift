@@ -86,6 +86,26 @@ struct SupportTests {
         #expect(FlowJSON.plainStrings("[\"a\", \"b\"]") == nil)
     }
 
+    @Test("base64url: URL-safe alphabet, no padding, round trips, refuses what is not base64")
+    func base64URL() throws {
+        #expect(Base64URL.encode(Data([0xFB, 0xFF, 0xBF])) == "-_-_")
+        #expect(Base64URL.encode(Data("a".utf8)) == "YQ")
+        #expect(Base64URL.encode(Data()) == "")
+        for length in 0...40 {
+            let data = Data((0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 251) })
+            let text = Base64URL.encode(data)
+            #expect(!text.contains(where: { "+/=".contains($0) }))
+            #expect(text == data.base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: ""))
+            #expect(Base64URL.decode(text) == data)
+        }
+        #expect(Base64URL.decode("YQ==") == Data("a".utf8))
+        #expect(Base64URL.decode("+/+/") == Data([0xFB, 0xFF, 0xBF]))
+        #expect(Base64URL.decode("Y") == nil)
+        #expect(Base64URL.decode("Y!Q") == nil)
+        #expect(Base64URL.decode("é") == nil)
+    }
+
     @Test("RFC 3339 parsing accepts offsets and fractions")
     func rfc3339() throws {
         let utc = try #require(RFC3339.parse("2026-05-01T18:30:00Z"))

@@ -113,13 +113,13 @@ public final class Database: Service, Sendable {
             case .sqlite(let sqlite) where pool == .read:
                 return try await sqlite.readers.withConnection { connection in
                     try await metrics.leased(pool: pool, waitedSince: started) {
-                        try await work(connection.sql())
+                        try await work(SQLiteSQLDatabase(connection: connection))
                     }
                 }
             case .sqlite(let sqlite):
                 return try await sqlite.writer.write { connection in
                     try await metrics.leased(pool: pool, waitedSince: started) {
-                        try await work(connection.sql())
+                        try await work(SQLiteSQLDatabase(connection: connection))
                     }
                 }
             case .postgres(let postgres):
@@ -153,7 +153,7 @@ public final class Database: Service, Sendable {
                 result = try await sqlite.writer.write { connection in
                     try await metrics.leased(pool: .write, waitedSince: started) {
                         try await Self.$insideTransaction.withValue(true) {
-                            try await work(Transaction(sql: connection.sql(), engine: .sqlite, afterCommit: afterCommit))
+                            try await work(Transaction(sql: SQLiteSQLDatabase(connection: connection), engine: .sqlite, afterCommit: afterCommit))
                         }
                     }
                 }
