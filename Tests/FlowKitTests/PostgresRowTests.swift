@@ -4,15 +4,16 @@ import Foundation
 import SQLKit
 import Testing
 
+/// A JSON document in a column, decoded through the drivers' Codable fallback (both engines' row tests).
+struct RowTestPayload: Codable, Equatable, Sendable {
+    let name: String
+    let count: Int
+}
+
 /// PostgreSQL rows decode plain columns directly and hand everything else to PostgresKit
 /// (`PostgresSQLDatabase`): both routes must give what PostgresKit alone gave.
 @Suite("PostgreSQL rows and binds")
 struct PostgresRowTests {
-    struct Payload: Codable, Equatable, Sendable {
-        let name: String
-        let count: Int
-    }
-
     @Test("plain columns decode directly; numeric, jsonb, NULL and missing columns behave as in PostgresKit")
     func decodesEveryKind() async throws {
         try await TestDatabases.with(.postgres) { database in
@@ -43,7 +44,7 @@ struct PostgresRowTests {
             #expect(throws: (any Error).self) { try row.decode(column: "text", as: Int.self) }
             #expect(throws: (any Error).self) { try row.decode(column: "no_such_column", as: String.self) }
             #expect(try row.decodeNil(column: "no_such_column"))
-            #expect(try row.decode(column: "payload", as: Payload.self) == Payload(name: "x", count: 3))
+            #expect(try row.decode(column: "payload", as: RowTestPayload.self) == RowTestPayload(name: "x", count: 3))
             #expect(row.allColumns.count == 12 && row.contains(column: "payload") && !row.contains(column: "no_such_column"))
         }
     }
@@ -59,7 +60,7 @@ struct PostgresRowTests {
                 try await sql.raw("""
                     SELECT \(bind: none)::text IS NULL AS none_is_null, \(bind: some)::text AS some, \(bind: nested)::int8 IS NULL AS nested_is_null,
                            \(bind: 7)::int8 + 1 AS eight, \(bind: at)::timestamptz AS at, \(bind: true) AS yes,
-                           (\(bind: Payload(name: "y", count: 5))::jsonb ->> 'count')::int AS count
+                           (\(bind: RowTestPayload(name: "y", count: 5))::jsonb ->> 'count')::int AS count
                     """).first()
             })
             #expect(try row.decode(column: "none_is_null", as: Bool.self))

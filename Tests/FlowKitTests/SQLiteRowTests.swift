@@ -8,11 +8,6 @@ import Testing
 /// (`SQLiteSQLDatabase`): both routes must give what SQLiteKit alone gave.
 @Suite("SQLite rows")
 struct SQLiteRowTests {
-    struct Payload: Codable, Equatable, Sendable {
-        let name: String
-        let count: Int
-    }
-
     @Test("plain columns decode directly; conversions, JSON, NULL and missing columns behave as in SQLiteKit")
     func decodesEveryKind() async throws {
         try await TestDatabases.with(.sqlite) { database in
@@ -38,7 +33,7 @@ struct SQLiteRowTests {
             // SQLiteKit's own conversions, through the fallback.
             #expect(try row.decode(column: "integer", as: String.self) == "42")
             #expect(try row.decode(column: "iso_text", as: Date.self) == Date(timeIntervalSince1970: 1_767_323_045))
-            #expect(try row.decode(column: "payload", as: Payload.self) == Payload(name: "x", count: 3))
+            #expect(try row.decode(column: "payload", as: RowTestPayload.self) == RowTestPayload(name: "x", count: 3))
             #expect(throws: (any Error).self) { try row.decode(column: "two", as: Bool.self) }
             #expect(throws: (any Error).self) { try row.decode(column: "real", as: Int.self) }
             #expect(throws: (any Error).self) { try row.decode(column: "text", as: Int.self) }

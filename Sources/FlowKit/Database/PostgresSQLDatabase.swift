@@ -38,7 +38,13 @@ struct PostgresSQLDatabase: SQLDatabase {
         }
         if let level = queryLogLevel { logger.log(level: level, "Executing query", metadata: ["sql": .string(sql)]) }
         let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        for try await row in rows { onRow(PostgresSQLRow(row)) }
+        var columns: PostgresSQLRow.Columns?  // the same on every row: built from the first
+        for try await row in rows {
+            let cells = row.makeRandomAccess()
+            let rowColumns = columns ?? PostgresSQLRow.Columns(cells)
+            columns = rowColumns
+            onRow(PostgresSQLRow(row, cells: cells, columns: rowColumns))
+        }
     }
 
     /// The binds as PostgresKit would encode them, or nil when one needs its Codable route.
@@ -73,24 +79,41 @@ extension Optional: OptionalValue {
 
 /// A result row; see ``PostgresSQLDatabase``.
 struct PostgresSQLRow: SQLRow {
+    /// Each column name's position, once per query. `PostgresRandomAccessRow` can only say
+    /// whether a name exists and then look it up again (it traps on a missing name), two hashes
+    /// per cell read; this is one. Where a name repeats, the last column wins, as in PostgresNIO.
+    final class Columns: Sendable {
+        let positions: [String: Int]
+
+        init(_ cells: PostgresRandomAccessRow) {
+            var positions: [String: Int] = [:]
+            positions.reserveCapacity(cells.count)
+            for (index, cell) in cells.enumerated() { positions[cell.columnName] = index }
+            self.positions = positions
+        }
+    }
+
     private let row: PostgresRow
     private let cells: PostgresRandomAccessRow
+    private let columns: Columns
 
-    init(_ row: PostgresRow) {
+    init(_ row: PostgresRow, cells: PostgresRandomAccessRow, columns: Columns) {
         self.row = row
-        self.cells = row.makeRandomAccess()
+        self.cells = cells
+        self.columns = columns
     }
 
     var allColumns: [String] { cells.map(\.columnName) }
 
-    func contains(column: String) -> Bool { cells.contains(column) }
+    func contains(column: String) -> Bool { columns.positions[column] != nil }
 
     func decodeNil(column: String) throws -> Bool {
-        !cells.contains(column) || cells[column].bytes == nil
+        guard let index = columns.positions[column] else { return true }
+        return cells[index].bytes == nil
     }
 
     func decode<T: Decodable>(column: String, as type: T.Type) throws -> T {
-        if cells.contains(column), let value = Self.direct(cells[column], as: type) { return value }
+        if let index = columns.positions[column], let value = Self.direct(cells[index], as: type) { return value }
         return try row.sql().decode(column: column, as: type)
     }
 
