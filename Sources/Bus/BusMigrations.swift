@@ -126,5 +126,43 @@ enum BusMigrations {
                 """,
             ],
             postgres: []),
+        // A claim must walk the (consumer_group, id) index in order and stop after `limit` rows:
+        // that is the only plan whose cost does not grow with the deliveries deleted since the
+        // last vacuum (an index scan marks dead entries as it passes, so later claims skip them).
+        // Planner statistics of a table that swings from empty to a backlog and back in seconds
+        // are always stale, and with them PostgreSQL picked a bitmap or sequential scan plus a
+        // sort: after a 20,000-event burst (63,000 dead rows, autovacuum not yet round) each
+        // claim read all 20,000 index entries of its group, 4.2 ms instead of 0.2 ms. A function
+        // can carry the planner settings that rule those plans out, for its own statement only;
+        // PL/pgSQL keeps the plan between calls (a LANGUAGE sql function plans on every call:
+        // 1.0 ms per claim against 0.6 ms, pgbench on one connection).
+        Migration(3, "claim_by_index_scan",
+            sqlite: [],
+            postgres: [
+                """
+                CREATE FUNCTION bus_claim(p_group TEXT, p_worker TEXT, p_now TIMESTAMPTZ, p_expires TIMESTAMPTZ, p_limit BIGINT, p_ordered BOOLEAN)
+                RETURNS TABLE (claimed_id BIGINT, claimed_event_seq BIGINT, claimed_attempts INTEGER)
+                LANGUAGE plpgsql VOLATILE
+                SET enable_seqscan = off
+                SET enable_bitmapscan = off
+                AS $$
+                BEGIN
+                    RETURN QUERY
+                    UPDATE bus_deliveries d SET claimed_by = p_worker, claim_expires_at = p_expires, attempts = d.attempts + 1
+                    WHERE d.id IN (
+                        SELECT c.id FROM bus_deliveries c
+                        WHERE c.consumer_group = p_group AND c.available_at <= p_now
+                          AND (c.claim_expires_at IS NULL OR c.claim_expires_at <= p_now)
+                          AND (NOT p_ordered OR NOT EXISTS (
+                              SELECT 1 FROM bus_deliveries e
+                              WHERE e.consumer_group = c.consumer_group AND e.event_key = c.event_key AND e.id < c.id))
+                        ORDER BY c.id
+                        LIMIT p_limit
+                        FOR UPDATE SKIP LOCKED)
+                    RETURNING d.id, d.event_seq, d.attempts;
+                END
+                $$
+                """,
+            ]),
     ]
 }

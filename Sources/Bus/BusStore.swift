@@ -2,9 +2,10 @@ import FlowKit
 import Foundation
 import SQLKit
 
-/// The bus's SQL, written once for both engines. The only engine difference is how a claim
-/// skips rows another worker is claiming: `FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite the
-/// single writer already serialises claims.
+/// The bus's SQL, written once for both engines where it can be. Two statements differ: a
+/// publish (one statement each way: a data-modifying CTE on PostgreSQL, the `bus_publish` view
+/// on SQLite) and a claim (on PostgreSQL `FOR UPDATE SKIP LOCKED` in the `bus_claim` function,
+/// which pins its plan; on SQLite the single writer already serialises claims).
 struct BusStore: Sendable {
     let database: Database
 
@@ -71,31 +72,39 @@ struct BusStore: Sendable {
     /// For ordered groups a delivery is only claimable when no earlier delivery with the same
     /// key is still present (pending, retrying or in flight), so a key has one event in flight.
     func claim(group: ConsumerGroup, worker: String, limit: Int, now: Date) async throws -> [Claimed] {
-        let engine = database.engine
         let expires = now.addingTimeInterval(group.claimTimeout.seconds)
-        let orderedFilter = group.orderedByKey
-            ? """
-              AND NOT EXISTS (SELECT 1 FROM bus_deliveries e
-                              WHERE e.consumer_group = c.consumer_group AND e.event_key = c.event_key AND e.id < c.id)
-              """
-            : ""
-        let lockClause = engine == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
         // One self-contained statement (no BEGIN/COMMIT round trips): the claim commits as it
         // runs, and the events it points to are immutable, so they are read afterwards.
         let claimed = try await database.autocommit { sql in
-            try await sql.raw("""
-                UPDATE bus_deliveries SET claimed_by = \(bind: worker), claim_expires_at = \(bind: expires), attempts = attempts + 1
-                WHERE id IN (
-                    SELECT c.id FROM bus_deliveries c
-                    WHERE c.consumer_group = \(bind: group.name) AND c.available_at <= \(bind: now)
-                      AND (c.claim_expires_at IS NULL OR c.claim_expires_at <= \(bind: now))
-                      \(unsafeRaw: orderedFilter)
-                    ORDER BY c.id
-                    LIMIT \(literal: limit)
-                    \(unsafeRaw: lockClause)
-                )
-                RETURNING id, event_seq, attempts
-                """).all()
+            switch database.engine {
+            case .postgres:
+                // The same claim with `FOR UPDATE SKIP LOCKED`, in a function that pins its plan
+                // to an ordered index scan (BusMigrations 3 says why).
+                return try await sql.raw("""
+                    SELECT claimed_id AS id, claimed_event_seq AS event_seq, claimed_attempts AS attempts
+                    FROM bus_claim(\(bind: group.name), \(bind: worker), \(bind: now), \(bind: expires), \(bind: limit), \(bind: group.orderedByKey))
+                    """).all()
+            case .sqlite:
+                // The single writer already serialises claims.
+                let orderedFilter = group.orderedByKey
+                    ? """
+                      AND NOT EXISTS (SELECT 1 FROM bus_deliveries e
+                                      WHERE e.consumer_group = c.consumer_group AND e.event_key = c.event_key AND e.id < c.id)
+                      """
+                    : ""
+                return try await sql.raw("""
+                    UPDATE bus_deliveries SET claimed_by = \(bind: worker), claim_expires_at = \(bind: expires), attempts = attempts + 1
+                    WHERE id IN (
+                        SELECT c.id FROM bus_deliveries c
+                        WHERE c.consumer_group = \(bind: group.name) AND c.available_at <= \(bind: now)
+                          AND (c.claim_expires_at IS NULL OR c.claim_expires_at <= \(bind: now))
+                          \(unsafeRaw: orderedFilter)
+                        ORDER BY c.id
+                        LIMIT \(literal: limit)
+                    )
+                    RETURNING id, event_seq, attempts
+                    """).all()
+            }
         }
         if claimed.isEmpty { return [] }
         var bySeq: [Int64: (id: Int64, attempts: Int)] = [:]
