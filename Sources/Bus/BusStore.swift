@@ -71,11 +71,17 @@ struct BusStore: Sendable {
     /// Claims up to `limit` deliveries of `group` that are due and not held by a live claim.
     /// For ordered groups a delivery is only claimable when no earlier delivery with the same
     /// key is still present (pending, retrying or in flight), so a key has one event in flight.
-    func claim(group: ConsumerGroup, worker: String, limit: Int, now: Date) async throws -> [Claimed] {
+    ///
+    /// `acknowledging` are deliveries `worker` handled since its last claim: they are deleted
+    /// first, in the same write, so a worker's steady state is one write per batch instead of two
+    /// (on SQLite both statements are one job of the single writer, on PostgreSQL one connection
+    /// lease). Only deliveries still claimed by `worker` are deleted, as in ``complete``.
+    func claim(group: ConsumerGroup, worker: String, limit: Int, now: Date, acknowledging handled: [Int64] = []) async throws -> [Claimed] {
         let expires = now.addingTimeInterval(group.claimTimeout.seconds)
-        // One self-contained statement (no BEGIN/COMMIT round trips): the claim commits as it
-        // runs, and the events it points to are immutable, so they are read afterwards.
+        // Self-contained statements (no BEGIN/COMMIT round trips): each commits as it runs, and
+        // the events a claim points to are immutable, so they are read afterwards.
         let claimed = try await database.autocommit { sql in
+            if !handled.isEmpty { try await Self.delete(handled, claimedBy: worker, on: sql) }
             switch database.engine {
             case .postgres:
                 // The same claim with `FOR UPDATE SKIP LOCKED`, in a function that pins its plan
@@ -142,17 +148,13 @@ struct BusStore: Sendable {
         }
         if handled.count == outcomes.count {
             // The common case, all handled: one DELETE, committing by itself.
-            try await database.autocommit { sql in
-                try await sql.raw("DELETE FROM bus_deliveries WHERE id IN (\(binds: handled)) AND claimed_by = \(bind: worker)").run()
-            }
+            try await database.autocommit { sql in try await Self.delete(handled, claimedBy: worker, on: sql) }
             return CompletionCounts(handled: handled.count)
         }
         return try await database.transaction { tx in
             var counts = CompletionCounts()
             if !handled.isEmpty {
-                try await tx.sql.raw("""
-                    DELETE FROM bus_deliveries WHERE id IN (\(binds: handled)) AND claimed_by = \(bind: worker)
-                    """).run()
+                try await Self.delete(handled, claimedBy: worker, on: tx.sql)
                 counts.handled = handled.count
             }
             for (claimed, outcome) in outcomes {
@@ -180,6 +182,11 @@ struct BusStore: Sendable {
             }
             return counts
         }
+    }
+
+    /// Deletes handled deliveries that `worker` still holds (an expired claim belongs to another).
+    private static func delete(_ handled: [Int64], claimedBy worker: String, on sql: any SQLDatabase) async throws {
+        try await sql.raw("DELETE FROM bus_deliveries WHERE id IN (\(binds: handled)) AND claimed_by = \(bind: worker)").run()
     }
 
     // MARK: Inspection

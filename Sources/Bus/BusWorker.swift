@@ -137,9 +137,16 @@ struct GroupWorker: Sendable {
 
     func run(until stopping: AtomicFlag) async {
         var failureDelay = Duration.milliseconds(200)
+        // A batch whose deliveries were all handled is deleted by the next claim, in the same
+        // write (BusStore.claim), and never later than that: the next claim follows at once or
+        // after the linger, and an empty claim has acknowledged it before the worker sleeps.
+        var unacknowledged: [BusStore.Claimed] = []
         while !stopping.isSet && !Task.isCancelled {
             do {
-                let batch = try await bus.store.claim(group: group, worker: name, limit: group.batchSize, now: Date())
+                let batch = try await bus.store.claim(group: group, worker: name, limit: group.batchSize, now: Date(),
+                                                      acknowledging: unacknowledged.map(\.deliveryId))
+                if !unacknowledged.isEmpty { BusMetrics.outcome(group: group.name, handled: unacknowledged.count, retried: 0, deadLettered: 0) }
+                unacknowledged = []
                 failureDelay = .milliseconds(200)
                 if batch.isEmpty {
                     await wakeup.wait(timeout: pollInterval)
@@ -148,10 +155,10 @@ struct GroupWorker: Sendable {
                 // A full batch means more may be waiting: bring in another worker of the group.
                 if batch.count == group.batchSize { crew.wakeOne() }
                 let outcomes = await handle(batch)
-                let counts = try await bus.store.complete(outcomes, group: group, worker: name, now: Date())
-                BusMetrics.outcome(group: group.name, handled: counts.handled, retried: counts.retried, deadLettered: counts.deadLettered)
-                if counts.deadLettered > 0 {
-                    logger.warning("bus deliveries moved to dead letters", metadata: ["group": "\(group.name)", "count": "\(counts.deadLettered)"])
+                if outcomes.allSatisfy({ if case .handled = $0.1 { true } else { false } }) {
+                    unacknowledged = batch
+                } else {
+                    try await record(outcomes)
                 }
                 // A part-full batch means the worker keeps up with publishers one event at a time;
                 // pausing briefly lets the next claim take several at once, which cuts the write
@@ -160,11 +167,30 @@ struct GroupWorker: Sendable {
                     try? await Task.sleep(for: Self.linger)
                 }
             } catch {
-                // The database is unreachable or busy: claims held now expire and are redelivered.
+                // The database is unreachable or busy: claims held now expire and are redelivered
+                // (handled ones too, if their claim expires before the database is back).
                 logger.warning("bus worker cannot reach the database; retrying", metadata: ["group": "\(group.name)", "error": "\(error)"])
                 await wakeup.wait(timeout: failureDelay)
                 failureDelay = min(failureDelay * 2, .seconds(10))
             }
+        }
+        // Stopping: the last handled batch is not left to be redelivered.
+        if !unacknowledged.isEmpty {
+            do {
+                try await record(unacknowledged.map { ($0, .handled) })
+            } catch {
+                logger.warning("bus worker stopped before recording handled deliveries; they will be redelivered",
+                               metadata: ["group": "\(group.name)", "count": "\(unacknowledged.count)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Records outcomes that include failures (retries, dead letters), or a last handled batch.
+    private func record(_ outcomes: [(BusStore.Claimed, BusStore.Outcome)]) async throws {
+        let counts = try await bus.store.complete(outcomes, group: group, worker: name, now: Date())
+        BusMetrics.outcome(group: group.name, handled: counts.handled, retried: counts.retried, deadLettered: counts.deadLettered)
+        if counts.deadLettered > 0 {
+            logger.warning("bus deliveries moved to dead letters", metadata: ["group": "\(group.name)", "count": "\(counts.deadLettered)"])
         }
     }
 

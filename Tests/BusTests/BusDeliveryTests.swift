@@ -242,6 +242,32 @@ struct BusDeliveryTests {
         }
     }
 
+    @Test("a handled batch is deleted by the worker's next claim, or when the worker stops", arguments: TestEngine.allCases)
+    func handledBatchesAreAcknowledged(engine: TestEngine) async throws {
+        let stopping = AtomicFlag()
+        let handled = Recorder<Int>()
+        // The handler stops the worker as it handles the second event: its batch is then still
+        // unacknowledged (acknowledgements ride on the next claim) and must be recorded on the way out.
+        let group = ConsumerGroup(name: "acks", handling: NoteWritten.self) { note, _, _ in
+            handled.append(note.index)
+            if note.index == 1 { stopping.set() }
+        }
+        try await BusHarness.with(engine, workerProcesses: 0, groups: [group]) { harness in
+            let worker = GroupWorker(bus: harness.bus, group: group, name: "acker", pollInterval: .milliseconds(20), logger: TestDatabases.logger)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await worker.run(until: stopping) }
+                _ = try await harness.publish([NoteWritten(noteId: "a", index: 0)])
+                try await eventually { handled.count == 1 }
+                // The first batch is deleted by the claim after it, before the worker sleeps.
+                try await eventually { try await harness.count("bus_deliveries") == 0 }
+                _ = try await harness.publish([NoteWritten(noteId: "b", index: 1)])
+                try await tasks.waitForAll()
+            }
+            #expect(handled.all == [0, 1])
+            #expect(try await harness.count("bus_deliveries") == 0, "the last handled batch was left to be redelivered")
+        }
+    }
+
     @Test("notifications wake idle workers at once", arguments: TestEngine.allCases)
     func wakeUpWithoutPolling(engine: TestEngine) async throws {
         let handledAt = Recorder<Date>()
