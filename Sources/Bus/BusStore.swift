@@ -91,7 +91,9 @@ struct BusStore: Sendable {
                     FROM bus_claim(\(bind: group.name), \(bind: worker), \(bind: now), \(bind: expires), \(bind: limit), \(bind: group.orderedByKey))
                     """).all()
             case .sqlite:
-                // The single writer already serialises claims.
+                // The single writer already serialises claims. This is the statement `bus_claim`
+                // holds on PostgreSQL; that copy lives in a migration and does not follow edits
+                // here: a change to the claim needs a migration that replaces the function too.
                 let orderedFilter = group.orderedByKey
                     ? """
                       AND NOT EXISTS (SELECT 1 FROM bus_deliveries e
