@@ -82,7 +82,8 @@ public final class Database: Service, Sendable {
             configuration.options.maximumConnections = options.poolSize
             configuration.options.connectTimeout = options.acquireTimeout
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-            let backend = PostgresBackend(client: client, acquireTimeout: options.acquireTimeout, logger: logger)
+            let leases = PostgresLeases(poolSize: options.poolSize, acquireTimeout: options.acquireTimeout)
+            let backend = PostgresBackend(client: client, leases: leases, logger: logger)
             return Database(location: location, backend: .postgres(backend), poolSize: options.poolSize, logger: logger)
         }
     }
@@ -241,7 +242,8 @@ public final class Database: Service, Sendable {
     /// WAL checkpointer. ``run()`` and ``withRunning(_:)`` start it and cancel it before closing.
     private var backgroundWork: [@Sendable () async -> Void] {
         switch backend {
-        case .postgres(let postgres): [{ await postgres.client.run() }, { await self.runNotificationListener(postgres) }]
+        case .postgres(let postgres):
+            [{ await postgres.client.run() }, { await postgres.leases.expireWaiters() }, { await self.runNotificationListener(postgres) }]
         case .sqlite(let sqlite): [{ await sqlite.checkpointContinuously(logger: self.logger) }]
         }
     }
@@ -419,54 +421,25 @@ private struct SQLiteBackend: Sendable {
 
 private struct PostgresBackend: Sendable {
     let client: PostgresClient
-    let acquireTimeout: Duration
+    let leases: PostgresLeases
     let logger: Logger
 
-    /// The pool queues lease requests while the server is down and only fails them once its
-    /// circuit breaker trips (after a minute); fail faster, with 503, when no connection comes
-    /// within `acquireTimeout`. The deadline covers the wait for a connection, not the work.
+    /// Leases a connection for `work`; the wait for it is bounded as ``PostgresLeases`` says.
     func withConnection<T: Sendable>(_ work: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await withLeaseDeadline { markLeased in
+        try await leases.lease { granted in
             try await client.withConnection { connection in
-                markLeased()
+                granted(connection)
                 return try await work(connection)
             }
         }
     }
 
     func withTransaction<T: Sendable>(_ work: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await withLeaseDeadline { markLeased in
-            try await client.withTransaction(logger: logger) { connection in
-                markLeased()
-                return try await work(connection)
+        try await leases.lease { granted in
+            try await client.withConnection { connection in
+                granted(connection)
+                return try await connection.transaction(logger: logger, work)
             }
         }
     }
-
-    private func withLeaseDeadline<T: Sendable>(_ operation: @Sendable (_ markLeased: @escaping @Sendable () -> Void) async throws -> T) async throws -> T {
-        let leased = AtomicFlag()
-        let timeout = acquireTimeout
-        return try await withoutActuallyEscaping(operation) { operation in
-            try await withThrowingTaskGroup(of: LeaseOutcome<T>.self) { group in
-                group.addTask { .finished(try await operation { leased.set() }) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    if leased.isSet { return .leasedInTime }
-                    throw DatabaseError(.unavailable, message: "no PostgreSQL connection became available within \(timeout)")
-                }
-                while let outcome = try await group.next() {
-                    if case .finished(let value) = outcome {
-                        group.cancelAll()
-                        return value
-                    }
-                }
-                throw CancellationError()
-            }
-        }
-    }
-}
-
-private enum LeaseOutcome<T: Sendable>: Sendable {
-    case finished(T)
-    case leasedInTime
 }

@@ -51,11 +51,6 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
         switch error {
         case let error as DatabaseError:
             return error
-        case let error as PostgresTransactionError:
-            if let closureError = error.closureError { return translate(closureError) }
-            if let commitError = error.commitError { return translate(commitError) }
-            if let beginError = error.beginError { return translate(beginError) }
-            return DatabaseError(.other, message: String(reflecting: error))
         case let error as PSQLError:
             return translate(postgres: error)
         case let error as SQLiteError:

@@ -37,13 +37,10 @@ struct PostgresSQLDatabase: SQLDatabase {
             return try await postgresKit.execute(sql: query, onRow)
         }
         if let level = queryLogLevel { logger.log(level: level, "Executing query", metadata: ["sql": .string(sql)]) }
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        var columns: PostgresSQLRow.Columns?  // the same on every row: built from the first
-        for try await row in rows {
+        let columns = FirstRowColumns()
+        try await connection.run(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { row in
             let cells = row.makeRandomAccess()
-            let rowColumns = columns ?? PostgresSQLRow.Columns(cells)
-            columns = rowColumns
-            onRow(PostgresSQLRow(row, cells: cells, columns: rowColumns))
+            onRow(PostgresSQLRow(row, cells: cells, columns: columns.of(cells)))
         }
     }
 
@@ -66,6 +63,19 @@ struct PostgresSQLDatabase: SQLDatabase {
     private static func isNil(_ value: Any) -> Bool {
         guard let optional = value as? any OptionalValue else { return false }
         return optional.wrappedAny.map(isNil) ?? true
+    }
+}
+
+/// The column table of a result, built from its first row and shared by the others. Rows of one
+/// query arrive one after another on the connection's event loop, hence no lock.
+private final class FirstRowColumns: @unchecked Sendable {
+    private var columns: PostgresSQLRow.Columns?
+
+    func of(_ cells: PostgresRandomAccessRow) -> PostgresSQLRow.Columns {
+        if let columns { return columns }
+        let built = PostgresSQLRow.Columns(cells)
+        columns = built
+        return built
     }
 }
 
