@@ -1,4 +1,4 @@
-import FlowKit
+@testable import FlowKit
 import FlowTestSupport
 import Foundation
 import SQLKit
@@ -33,6 +33,44 @@ struct PostgresLeaseTests {
             try await holder.value
             #expect(try await database.read { sql in try await sql.raw("SELECT 3 AS ok").all().count } == 1)
             #expect(database.connectionsInUse == 0)
+        }
+    }
+
+    @Test("a lost connection puts leases back on the deadline until a newer connection, or one that outlived the loss, is granted")
+    func lostConnectionSuspendsServing() async throws {
+        try await TestDatabases.with(.postgres, poolSize: 2, acquireTimeout: .seconds(2)) { database in
+            let leases = try #require(database.postgresLeases)
+            #expect(!leases.isServing, "nothing granted yet: the server is not proven")
+            // Two leases at once: the pool opens both its connections.
+            async let first = Self.backendPID(database, holding: .milliseconds(300))
+            async let second = Self.backendPID(database, holding: .milliseconds(300))
+            let pids = try await [first, second]
+            #expect(leases.isServing)
+            // Terminate whichever pooled backend this lease is not on: its connection closes.
+            _ = try await database.read { sql in
+                try await sql.raw("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (\(bind: pids[0]), \(bind: pids[1])) AND pid <> pg_backend_pid()").all()
+            }
+            let clock = ContinuousClock()
+            let terminated = clock.now
+            while leases.isServing, clock.now - terminated < .seconds(5) { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(!leases.isServing, "the close of a pooled connection ends serving")
+            // The surviving connection, granted at once, does not prove anything yet...
+            _ = try await Self.backendPID(database, holding: .zero)
+            if clock.now - terminated < PostgresLeases.survivalProof {
+                #expect(!leases.isServing)
+            }
+            // ...but granted after it outlived the loss by the survival proof, it does.
+            try await Task.sleep(for: PostgresLeases.survivalProof + .milliseconds(100))
+            _ = try await Self.backendPID(database, holding: .zero)
+            #expect(leases.isServing)
+        }
+    }
+
+    private static func backendPID(_ database: Database, holding: Duration) async throws -> Int {
+        try await database.read { sql in
+            let pid = try await sql.raw("SELECT pg_backend_pid() AS pid").first()!.decode(column: "pid", as: Int.self)
+            try await Task.sleep(for: holding)
+            return pid
         }
     }
 }

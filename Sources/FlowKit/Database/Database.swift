@@ -216,6 +216,11 @@ public final class Database: Service, Sendable {
         }
     }
 
+    /// How PostgreSQL leases wait, for tests.
+    var postgresLeases: PostgresLeases? {
+        if case .postgres(let postgres) = backend { postgres.leases } else { nil }
+    }
+
     /// SQLite's write connection, for tests that look at group commit.
     var sqliteWriter: SQLiteWriter? {
         if case .sqlite(let sqlite) = backend { sqlite.writer } else { nil }

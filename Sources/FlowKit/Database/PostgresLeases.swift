@@ -16,7 +16,8 @@ import Synchronization
 /// after any pooled connection closed (the server stopped or restarted, a network error, the idle
 /// timeout) and after a query failed for want of a connection, until a lease is granted again.
 /// Then a slot holder waits for its connection with the child-task deadline, for what is left of
-/// `acquireTimeout`. Serving resumes with the grant of a connection opened after the loss.
+/// `acquireTimeout`. Serving resumes with the grant of a connection opened after the loss, or of
+/// one that outlived it by a second.
 ///
 /// What this gives up: a request that found the pool serving an instant before the server went
 /// away (between the check and its lease, while the close is on its way) waits for the pool
@@ -34,9 +35,20 @@ final class PostgresLeases: Sendable {
         /// Open connections whose closing is watched: the pool reuses them, so each is watched once.
         var open: Set<PostgresConnection.ID> = []
         var newest: PostgresConnection.ID = -1
-        /// The newest connection seen when one was last lost: only a newer one restores serving.
+        /// The newest connection seen when one was last lost, and when: a newer one restores
+        /// serving, and so does an older one that outlived the loss by ``survivalProof``.
         var newestAtLastLoss: PostgresConnection.ID = -1
+        var lastLoss: ContinuousClock.Instant?
     }
+
+    /// A server going down closes all its connections within milliseconds; a connection still
+    /// granted this long after a loss has outlived it (the loss was one connection: the pool's
+    /// idle timeout, a backend terminated), so the pool serves. Without this, a pool that shrank
+    /// after a quiet spell kept the per-lease deadline until it opened a connection again.
+    static let survivalProof: Duration = .seconds(1)
+
+    /// Whether leases skip the per-lease deadline now; for tests.
+    var isServing: Bool { serving.load(ordering: .relaxed) }
 
     init(poolSize: Int, acquireTimeout: Duration) {
         self.acquireTimeout = acquireTimeout
@@ -101,9 +113,12 @@ final class PostgresLeases: Sendable {
         let firstSight = connections.withLock { connections in
             let firstSight = connections.open.insert(id).inserted
             if firstSight { connections.newest = max(connections.newest, id) }
-            // Only a connection opened since the last loss proves the server is back: an older one
-            // may be about to close too (a server going down closes them one by one).
-            if id > connections.newestAtLastLoss, !serving.load(ordering: .relaxed) { serving.store(true, ordering: .relaxed) }
+            // A connection opened since the last loss proves the server is back; an older one only
+            // once it has outlived the loss (a server going down closes them one by one).
+            if !serving.load(ordering: .relaxed),
+               id > connections.newestAtLastLoss || connections.lastLoss.map({ .now - $0 > Self.survivalProof }) ?? true {
+                serving.store(true, ordering: .relaxed)
+            }
             return firstSight
         }
         guard firstSight else { return }
@@ -115,12 +130,13 @@ final class PostgresLeases: Sendable {
         connections.withLock { connections in
             if let id { connections.open.remove(id) }
             connections.newestAtLastLoss = connections.newest
+            connections.lastLoss = .now
             serving.store(false, ordering: .relaxed)
         }
     }
 
-    /// Fails the requests that have waited `acquireTimeout` for a slot, looking ten times per
-    /// `acquireTimeout` (at most every 100 ms); when cancelled (the pool stops), closes the line.
+    /// Fails the requests that have waited `acquireTimeout` for a slot, looking every 100 ms (every
+    /// tenth of a shorter timeout); when cancelled (the pool stops), closes the line.
     func expireWaiters() async {
         let interval = min(acquireTimeout / 10, .milliseconds(100))
         while true {
