@@ -440,11 +440,6 @@ private struct PostgresBackend: Sendable {
     }
 
     func withTransaction<T: Sendable>(_ work: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await leases.lease { granted in
-            try await client.withConnection { connection in
-                granted(connection)
-                return try await connection.transaction(logger: logger, work)
-            }
-        }
+        try await withConnection { connection in try await connection.transaction(logger: logger, work) }
     }
 }

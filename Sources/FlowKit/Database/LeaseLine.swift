@@ -21,7 +21,6 @@ final class LeaseLine<Resource: Sendable>: Sendable {
     private struct State {
         var idle: [Resource]
         var waiters: [Waiter] = []
-        var nextWaiterID: UInt64 = 0
         var inUse = 0
         var closed = false
         /// Resumed once the line is closed and every resource has come back.
@@ -29,13 +28,13 @@ final class LeaseLine<Resource: Sendable>: Sendable {
     }
 
     /// Names the line in errors ("the SQLite read pool is closed").
-    let name: String
-    let size: Int
+    private let name: String
     private let state: Mutex<State>
+    /// Waiter ids, taken before the lock (the cancellation handler needs one either way).
+    private let waiterIDs = Atomic<UInt64>(0)
 
     init(name: String, resources: [Resource]) {
         self.name = name
-        self.size = resources.count
         self.state = Mutex(State(idle: resources))
     }
 
@@ -46,10 +45,7 @@ final class LeaseLine<Resource: Sendable>: Sendable {
 
     /// A resource, at once if one is idle, else when one comes back for this task.
     func lease() async throws -> Resource {
-        let waiterID = state.withLock { state -> UInt64 in
-            state.nextWaiterID += 1
-            return state.nextWaiterID
-        }
+        let waiterID = waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let outcome: LeaseOutcome = state.withLock { state in
