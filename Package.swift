@@ -143,6 +143,7 @@ let package = Package(
             name: "FlowKitTests",
             dependencies: [
                 "FlowKit", "FlowTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

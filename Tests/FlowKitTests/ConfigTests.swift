@@ -15,6 +15,7 @@ struct ConfigTests {
         #expect(config.bodyLimit == 1_048_576)
         #expect(config.corsOrigins.isEmpty)
         #expect(config.databaseOptions.sqliteSynchronous == .full)
+        #expect(config.databaseOptions.statementCacheSize == Database.Options.defaultStatementCacheSize)
     }
 
     @Test("FLOW_* variables set every key")
@@ -23,6 +24,7 @@ struct ConfigTests {
             "FLOW_ENV": "production", "FLOW_HOST": "0.0.0.0", "FLOW_PORT": "9000", "FLOW_ROLES": "api, worker",
             "FLOW_DATABASE_URL": "postgres://app:s3cret@db.internal:5433/flow?sslmode=disable",
             "FLOW_DATABASE_POOL_SIZE": "12", "FLOW_DATABASE_ACQUIRE_TIMEOUT": "3", "FLOW_SQLITE_SYNCHRONOUS": "normal",
+            "FLOW_DATABASE_STATEMENT_CACHE": "0",
             "FLOW_CORS_ORIGINS": "https://app.example.com, http://localhost:5173/", "FLOW_BODY_LIMIT": "512KiB",
             "FLOW_LOG_LEVEL": "debug", "FLOW_SHUTDOWN_GRACE": "30", "FLOW_TRUST_PROXY": "true",
         ])
@@ -36,6 +38,7 @@ struct ConfigTests {
         #expect(config.databaseOptions.poolSize == 12)
         #expect(config.databaseOptions.acquireTimeout == .seconds(3))
         #expect(config.databaseOptions.sqliteSynchronous == .normal)
+        #expect(config.databaseOptions.statementCacheSize == 0)
         #expect(config.corsOrigins == ["https://app.example.com", "http://localhost:5173"])
         #expect(config.bodyLimit == 512 * 1024)
         #expect(config.logLevel == .debug)
@@ -55,6 +58,7 @@ struct ConfigTests {
         ("FLOW_TRUST_PROXY", "maybe", "FLOW_TRUST_PROXY"),
         ("FLOW_SQLITE_SYNCHRONOUS", "off", "FLOW_SQLITE_SYNCHRONOUS"),
         ("FLOW_DATABASE_POOL_SIZE", "0", "FLOW_DATABASE_POOL_SIZE"),
+        ("FLOW_DATABASE_STATEMENT_CACHE", "-1", "FLOW_DATABASE_STATEMENT_CACHE"),
     ])
     func invalidValues(variable: String, value: String, named: String) async throws {
         let error = await #expect(throws: ConfigError.self) {

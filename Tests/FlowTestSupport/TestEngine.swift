@@ -37,11 +37,12 @@ public enum TestDatabases {
 
     /// Runs `body` with an open, running database on `engine`, then closes and removes it.
     public static func with<T>(_ engine: TestEngine, poolSize: Int = 4, acquireTimeout: Duration = .seconds(5),
+                               statementCacheSize: Int = Database.Options.defaultStatementCacheSize,
                                _ body: (Database) async throws -> T) async throws -> T {
         FlowMetrics.bootstrap()
         let (url, cleanup) = try await makeURL(engine)
-        let database = try await Database.open(try DatabaseLocation(url: url), options: .init(poolSize: poolSize, acquireTimeout: acquireTimeout),
-                                               logger: logger)
+        let options = Database.Options(poolSize: poolSize, acquireTimeout: acquireTimeout, statementCacheSize: statementCacheSize)
+        let database = try await Database.open(try DatabaseLocation(url: url), options: options, logger: logger)
         do {
             let result = try await database.withRunning { try await body(database) }
             await cleanup()

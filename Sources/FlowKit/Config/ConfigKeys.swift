@@ -26,6 +26,8 @@ public enum ConfigKeys {
               summary: "PostgreSQL: maximum pooled connections per process. SQLite: read connections (writes use one connection).", isSecret: false),
         Entry(key: "database.acquireTimeout", defaultValue: "5",
               summary: "Seconds a request waits for a database connection before answering 503.", isSecret: false),
+        Entry(key: "database.statementCache", defaultValue: "\(Database.Options.defaultStatementCacheSize)",
+              summary: "PostgreSQL: statements each connection keeps prepared, so the server reuses their plans. 0 turns it off (PgBouncer in transaction mode before 1.21).", isSecret: false),
         Entry(key: "sqlite.synchronous", defaultValue: "full",
               summary: "`full`: every acknowledged write survives a power cut. `normal`: survives a crash of the process, several times faster writes.", isSecret: false),
         Entry(key: "cors.origins", defaultValue: "(none)",

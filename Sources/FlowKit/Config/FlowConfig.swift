@@ -127,6 +127,10 @@ public struct FlowConfig: Sendable {
             guard (1...300).contains(timeout) else { throw ConfigError(key: "database.acquireTimeout", "\(timeout) seconds is outside 1–300") }
             config.databaseOptions.acquireTimeout = .seconds(timeout)
         }
+        if let size = try await values.int("database.statementCache") {
+            guard (0...10_000).contains(size) else { throw ConfigError(key: "database.statementCache", "\(size) is outside 0–10000") }
+            config.databaseOptions.statementCacheSize = size
+        }
         if let raw = try await values.string("sqlite.synchronous") {
             guard let mode = Database.SQLiteSynchronous(rawValue: raw.lowercased()) else {
                 throw ConfigError(key: "sqlite.synchronous", "'\(raw)' is not one of full, normal")

@@ -41,6 +41,9 @@ public final class Database: Service, Sendable {
         /// How long a request waits for a free connection before it fails with 503.
         public var acquireTimeout: Duration
         public var sqliteSynchronous: SQLiteSynchronous
+        /// PostgreSQL: statements each connection keeps prepared (``PostgresStatementCache``); 0
+        /// runs every statement unnamed, for poolers that do not keep named statements.
+        public var statementCacheSize: Int
 
         /// Twice the cores, at least 4. More connections than that do not add throughput on a
         /// CPU-bound server; they share the cores more unevenly and stretch the slowest requests.
@@ -48,10 +51,16 @@ public final class Database: Service, Sendable {
         /// throughput as it was and raised nearby/search p99 from 56–86 ms to 94–134 ms.
         public static let defaultPoolSize = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
 
-        public init(poolSize: Int = Options.defaultPoolSize, acquireTimeout: Duration = .seconds(5), sqliteSynchronous: SQLiteSynchronous = .full) {
+        /// Room for every statement text Flow's requests and workers run (about 70, some with a
+        /// few variants) without a connection forgetting the hot ones.
+        public static let defaultStatementCacheSize = 200
+
+        public init(poolSize: Int = Options.defaultPoolSize, acquireTimeout: Duration = .seconds(5), sqliteSynchronous: SQLiteSynchronous = .full,
+                    statementCacheSize: Int = Options.defaultStatementCacheSize) {
             self.poolSize = poolSize
             self.acquireTimeout = acquireTimeout
             self.sqliteSynchronous = sqliteSynchronous
+            self.statementCacheSize = statementCacheSize
         }
     }
 
@@ -83,7 +92,8 @@ public final class Database: Service, Sendable {
             configuration.options.connectTimeout = options.acquireTimeout
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             let leases = PostgresLeases(poolSize: options.poolSize, acquireTimeout: options.acquireTimeout)
-            let backend = PostgresBackend(client: client, leases: leases, logger: logger)
+            let statements = options.statementCacheSize > 0 ? PostgresStatementCache(capacity: options.statementCacheSize) : nil
+            let backend = PostgresBackend(client: client, leases: leases, statements: statements, logger: logger)
             return Database(location: location, backend: .postgres(backend), poolSize: options.poolSize, logger: logger)
         }
     }
@@ -126,7 +136,7 @@ public final class Database: Service, Sendable {
             case .postgres(let postgres):
                 return try await postgres.withConnection { connection in
                     try await metrics.leased(pool: pool, waitedSince: started) {
-                        try await work(PostgresSQLDatabase(connection: connection))
+                        try await work(PostgresSQLDatabase(connection: connection, statements: postgres.statements, inTransaction: false))
                     }
                 }
             }
@@ -162,7 +172,7 @@ public final class Database: Service, Sendable {
                 result = try await postgres.withTransaction { connection in
                     try await metrics.leased(pool: .write, waitedSince: started) {
                         try await Self.$insideTransaction.withValue(true) {
-                            try await work(Transaction(sql: PostgresSQLDatabase(connection: connection), engine: .postgres, afterCommit: afterCommit))
+                            try await work(Transaction(sql: PostgresSQLDatabase(connection: connection, statements: postgres.statements, inTransaction: true), engine: .postgres, afterCommit: afterCommit))
                         }
                     }
                 }
@@ -219,6 +229,11 @@ public final class Database: Service, Sendable {
     /// How PostgreSQL leases wait, for tests.
     var postgresLeases: PostgresLeases? {
         if case .postgres(let postgres) = backend { postgres.leases } else { nil }
+    }
+
+    /// PostgreSQL's prepared statements, for tests.
+    var postgresStatements: PostgresStatementCache? {
+        if case .postgres(let postgres) = backend { postgres.statements } else { nil }
     }
 
     /// SQLite's write connection, for tests that look at group commit.
@@ -427,6 +442,7 @@ private struct SQLiteBackend: Sendable {
 private struct PostgresBackend: Sendable {
     let client: PostgresClient
     let leases: PostgresLeases
+    let statements: PostgresStatementCache?
     let logger: Logger
 
     /// Leases a connection for `work`; the wait for it is bounded as ``PostgresLeases`` says.

@@ -53,6 +53,12 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
             return error
         case let error as PSQLError:
             return translate(postgres: error)
+        case PostgresError.server(let error):
+            // postgres-nio's future-based API (prepared statements, PostgresKit's fallback) reports this older form.
+            let fields = error.fields
+            return translate(sqlState: fields[.sqlState] ?? "", message: fields[.message], constraint: fields[.constraintName], column: fields[.columnName])
+        case PostgresError.connectionClosed:
+            return DatabaseError(.unavailable, message: "PostgreSQL connection: closed")
         case let error as SQLiteError:
             return translate(sqlite: error)
         default:
@@ -69,23 +75,27 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
     private static func translate(postgres error: PSQLError) -> DatabaseError {
         switch error.code {
         case .server:
-            let state = error.serverInfo?[.sqlState] ?? ""
-            let constraint = error.serverInfo?[.constraintName]
-            let message = error.serverInfo?[.message] ?? "server error \(state)"
-            switch state {
-            case "23505": return DatabaseError(.uniqueViolation, constraint: constraint, message: message)
-            case "23503": return DatabaseError(.foreignKeyViolation, constraint: constraint, message: message)
-            case "23502": return DatabaseError(.notNullViolation, constraint: error.serverInfo?[.columnName], message: message)
-            case "23514": return DatabaseError(.checkViolation, constraint: constraint, message: message)
-            case "40001", "40P01": return DatabaseError(.conflict, message: message)
-            case "22021", "22P05", "22001", "22003", "22007", "22008": return DatabaseError(.invalidValue, constraint: error.serverInfo?[.columnName], message: message)
-            case "57P01", "57P02", "57P03", "53300": return DatabaseError(.unavailable, message: message)
-            default: return DatabaseError(.other, message: "\(state): \(message)")
-            }
+            return translate(sqlState: error.serverInfo?[.sqlState] ?? "", message: error.serverInfo?[.message],
+                             constraint: error.serverInfo?[.constraintName], column: error.serverInfo?[.columnName])
         case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed:
             return DatabaseError(.unavailable, message: "PostgreSQL connection: \(error.code)")
         default:
             return DatabaseError(.other, message: String(reflecting: error))
+        }
+    }
+
+    /// A PostgreSQL server error by its SQLSTATE.
+    private static func translate(sqlState state: String, message: String?, constraint: String?, column: String?) -> DatabaseError {
+        let message = message ?? "server error \(state)"
+        switch state {
+        case "23505": return DatabaseError(.uniqueViolation, constraint: constraint, message: message)
+        case "23503": return DatabaseError(.foreignKeyViolation, constraint: constraint, message: message)
+        case "23502": return DatabaseError(.notNullViolation, constraint: column, message: message)
+        case "23514": return DatabaseError(.checkViolation, constraint: constraint, message: message)
+        case "40001", "40P01": return DatabaseError(.conflict, message: message)
+        case "22021", "22P05", "22001", "22003", "22007", "22008": return DatabaseError(.invalidValue, constraint: column, message: message)
+        case "57P01", "57P02", "57P03", "53300": return DatabaseError(.unavailable, message: message)
+        default: return DatabaseError(.other, message: "\(state): \(message)")
         }
     }
 

@@ -53,24 +53,24 @@ struct SQLiteSQLRow: SQLRow {
     }
 
     func decode<T: Decodable>(column: String, as type: T.Type) throws -> T {
-        if let value = row.column(column), let decoded = Self.direct(value, as: type) { return decoded }
-        return try row.sql().decode(column: column, as: type)
-    }
-
-    /// The value as SQLiteKit converts it, for the plain types and the storage classes they take
-    /// without parsing; nil otherwise (SQLiteKit then converts or explains).
-    private static func direct<T>(_ value: SQLiteData, as type: T.Type) -> T? {
-        switch (type, value) {
-        case (is String.Type, .text(let text)): return text as? T
-        case (is Int.Type, .integer(let number)): return number as? T
-        case (is Int64.Type, .integer(let number)): return Int64(number) as? T
-        case (is Double.Type, .float(let number)): return number as? T
-        case (is Double.Type, .integer(let number)): return Double(number) as? T
-        case (is Bool.Type, .integer(0)): return false as? T
-        case (is Bool.Type, .integer(1)): return true as? T
-        case (is Date.Type, .float(let seconds)): return Date(timeIntervalSince1970: seconds) as? T
-        case (is Date.Type, .integer(let seconds)): return Date(timeIntervalSince1970: Double(seconds)) as? T
-        default: return nil
+        if let value = row.column(column) {
+            // The plain types in the storage classes they take without parsing, as SQLiteKit
+            // converts them; matched and handed back as `PostgresSQLRow` does (by type identity,
+            // `unsafeBitCast` to the same type, no `T?`), since this runs unspecialized.
+            switch (ObjectIdentifier(type), value) {
+            case (ObjectIdentifier(String.self), .text(let text)): return unsafeBitCast(text, to: T.self)
+            case (ObjectIdentifier(Int.self), .integer(let number)): return unsafeBitCast(number, to: T.self)
+            case (ObjectIdentifier(Int64.self), .integer(let number)): return unsafeBitCast(Int64(number), to: T.self)
+            case (ObjectIdentifier(Double.self), .float(let number)): return unsafeBitCast(number, to: T.self)
+            case (ObjectIdentifier(Double.self), .integer(let number)): return unsafeBitCast(Double(number), to: T.self)
+            case (ObjectIdentifier(Bool.self), .integer(0)): return unsafeBitCast(false, to: T.self)
+            case (ObjectIdentifier(Bool.self), .integer(1)): return unsafeBitCast(true, to: T.self)
+            case (ObjectIdentifier(Date.self), .float(let seconds)): return unsafeBitCast(Date(timeIntervalSince1970: seconds), to: T.self)
+            case (ObjectIdentifier(Date.self), .integer(let seconds)): return unsafeBitCast(Date(timeIntervalSince1970: Double(seconds)), to: T.self)
+            default: break
+            }
         }
+        // Everything else: SQLiteKit converts or explains.
+        return try row.sql().decode(column: column, as: type)
     }
 }
