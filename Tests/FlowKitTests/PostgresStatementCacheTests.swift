@@ -77,6 +77,21 @@ struct PostgresStatementCacheTests {
         }
     }
 
+    @Test("a prepared statement's errors are translated as the unnamed one's: a duplicate names its constraint")
+    func preparedErrorsAreTranslated() async throws {
+        try await TestDatabases.with(.postgres, poolSize: 1) { database in
+            try await database.read { sql in try await sql.raw("CREATE TABLE handles (name text CONSTRAINT handles_name_key UNIQUE)").run() }
+            for name in ["a", "b", "c"] {
+                try await database.read { sql in try await sql.raw("INSERT INTO handles VALUES (\(bind: name))").run() }
+            }
+            let duplicate = await #expect(throws: DatabaseError.self) {
+                try await database.transaction { tx in try await tx.sql.raw("INSERT INTO handles VALUES (\(bind: "b"))").run() }
+            }
+            #expect(duplicate?.kind == .uniqueViolation && duplicate?.constraint == "handles_name_key", "\(String(describing: duplicate))")
+            #expect(try await database.read { sql in try await Self.preparedOnServer(sql).contains { $0.contains("INSERT INTO handles") } })
+        }
+    }
+
     @Test("each connection keeps at most its capacity, forgetting the least recently used")
     func capacityBoundsPreparedStatements() async throws {
         try await TestDatabases.with(.postgres, poolSize: 1, statementCacheSize: 3) { database in

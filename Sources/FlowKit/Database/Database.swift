@@ -51,8 +51,10 @@ public final class Database: Service, Sendable {
         /// throughput as it was and raised nearby/search p99 from 56–86 ms to 94–134 ms.
         public static let defaultPoolSize = max(4, 2 * ProcessInfo.processInfo.activeProcessorCount)
 
-        /// Room for every statement text Flow's requests and workers run (about 70, some with a
-        /// few variants) without a connection forgetting the hot ones.
+        /// Room for the statement texts Flow runs (about 140 places write SQL, some with a few
+        /// variants) without a connection forgetting the hot ones. Each costs the PostgreSQL
+        /// backend its parsed and planned form: ~200 KB for the largest (nearby search, measured
+        /// with `pg_backend_memory_contexts`), much less for simple ones.
         public static let defaultStatementCacheSize = 200
 
         public init(poolSize: Int = Options.defaultPoolSize, acquireTimeout: Duration = .seconds(5), sqliteSynchronous: SQLiteSynchronous = .full,
