@@ -28,7 +28,8 @@ struct PostgresStatementCacheTests {
                     SELECT \(bind: number) AS number, \(bind: number) + 1 AS next, \(bind: "text") AS text, \(bind: 1.5) AS float8,
                            \(bind: at) AS at, \(bind: true) AS yes, \(bind: none)::text IS NULL AS none_is_null,
                            2.25::numeric AS numeric, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS uuid, NULL::text AS nothing,
-                           '{"name": "x", "count": 3}'::jsonb AS payload, ARRAY['a', 'b'] AS list, 42::int4 AS int4, 7::int2 AS int2
+                           '{"name": "x", "count": 3}'::jsonb AS payload, ARRAY['a', 'b'] AS list, 42::int4 AS int4, 7::int2 AS int2,
+                           (SELECT sum(v) FROM (VALUES (9000000000::int8), (1::int8)) AS t(v)) AS total
                     """).first())
             }
             try await database.read { sql in
@@ -49,6 +50,9 @@ struct PostgresStatementCacheTests {
                     #expect(try row.decode(column: "list", as: [String].self) == ["a", "b"])
                     #expect(try row.decode(column: "int4", as: Int.self) == 42)
                     #expect(try row.decode(column: "int2", as: Int.self) == 7)
+                    // sum() of integers is numeric: a Double on both routes, never an Int (as in PostgresKit).
+                    #expect(try row.decode(column: "total", as: Double.self) == 9_000_000_001)
+                    #expect(throws: (any Error).self) { try row.decode(column: "total", as: Int.self) }
                     #expect(throws: (any Error).self) { try row.decode(column: "text", as: Int.self) }
                     #expect(throws: (any Error).self) { try row.decode(column: "nothing", as: String.self) }
                     #expect(throws: (any Error).self) { try row.decode(column: "no_such_column", as: String.self) }

@@ -215,9 +215,9 @@ struct PostgresSQLRow: SQLRow {
         return prepared ? try Self.decodeBinary(cell, as: type) : try row.sql().decode(column: column, as: type)
     }
 
-    /// A binary cell of a prepared statement's row in the types `direct` leaves: numeric as
-    /// `Double`, JSON documents as any `Decodable`, and PostgresNIO's own types. PostgresKit adds
-    /// nothing else Flow reads.
+    /// A binary cell of a prepared statement's row in the types not read directly, as PostgresKit
+    /// reads them from an unnamed statement's row: numeric as `Double` (PostgresKit converts it,
+    /// PostgresNIO does not), JSON documents as any `Decodable`, and PostgresNIO's own types.
     private static func decodeBinary<T: Decodable>(_ cell: PostgresCell, as type: T.Type) throws -> T {
         if T.self == Double.self, cell.dataType == .numeric {
             return NSDecimalNumber(decimal: try cell.decode(Decimal.self)).doubleValue as! T
