@@ -12,41 +12,15 @@ extension PostgresConnection {
         _ = try await whileOpen { connection in connection.query(query, logger: logger, onRow) }
     }
 
-    /// Runs `sql` like ``run(_:logger:onRow:)``, as a named prepared statement once `statements`
-    /// has seen it before on this connection (see ``PostgresStatementCache``). Its placeholders
-    /// carry their types (``PostgresTypedPlaceholders``). `onRow` learns whether the row comes
-    /// from a prepared statement (see ``PostgresSQLRow``).
-    ///
-    /// When the server refuses the prepared statement (something ran DEALLOCATE or DISCARD, or a
-    /// column changed type under it: "cached plan must not change result type"), the statement
-    /// is forgotten, so the next execution starts over; outside a transaction this one runs again
-    /// unnamed, inside one it fails (the error has aborted the transaction).
-    func runCached(_ sql: String, binds: [PostgresData], in statements: PostgresStatementCache, inTransaction: Bool, logger: Logger,
-                   onRow: @escaping @Sendable (PostgresRow, _ prepared: Bool) throws -> Void) async throws {
-        let prepared: PreparedQuery
-        switch statements.plan(for: sql, on: self) {
-        case .unnamed:
-            return try await runUnnamed(sql, binds: binds, logger: logger, onRow: onRow)
-        case .prepare:
-            prepared = try await whileOpen { connection in connection.prepare(query: sql) }
-            statements.store(prepared, for: sql, on: self)
-        case .prepared(let known):
-            prepared = known
-        }
-        do {
-            try await whileOpen { _ in prepared.execute(binds) { row in try onRow(row, true) } }
-        } catch PostgresError.server(let error) where ["26000", "0A000"].contains(error.fields[.sqlState]) {
-            statements.forget(sql, on: self)
-            guard !inTransaction else { throw PostgresError.server(error) }
-            try await runUnnamed(sql, binds: binds, logger: logger, onRow: onRow)
-        }
+    /// Prepares `sql` as a named statement on this connection (see ``PostgresStatementCache``).
+    func prepareNamed(_ sql: String) async throws -> PreparedQuery {
+        try await whileOpen { connection in connection.prepare(query: sql) }
     }
 
-    private func runUnnamed(_ sql: String, binds: [PostgresData], logger: Logger,
-                            onRow: @escaping @Sendable (PostgresRow, _ prepared: Bool) throws -> Void) async throws {
-        var bindings = PostgresBindings(capacity: binds.count)
-        for bind in binds { bindings.append(bind) }
-        try await run(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger) { row in try onRow(row, false) }
+    /// Runs a statement prepared on this connection, handing each row to `onRow` like
+    /// ``run(_:logger:onRow:)``.
+    func runPrepared(_ prepared: PreparedQuery, binds: [PostgresData], onRow: @escaping @Sendable (PostgresRow) throws -> Void) async throws {
+        try await whileOpen { _ in prepared.execute(binds, onRow) }
     }
 
     /// Calls `write` on the connection's event loop unless the connection has closed, in which

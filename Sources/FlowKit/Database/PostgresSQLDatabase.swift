@@ -17,7 +17,8 @@ import Synchronization
 /// through PostgresKit's row, so results and errors are PostgresKit's. Binds are encoded the way
 /// PostgresKit encodes them (nil, or a type with a PostgreSQL encoding); a bind of any other
 /// type sends the whole query through PostgresKit. A statement with binds that the connection
-/// has run before runs as a named prepared statement (``PostgresStatementCache``); its rows
+/// has run before runs as a named prepared statement (``PostgresStatementCache``, its text typed
+/// by ``PostgresTypedPlaceholders``); its rows
 /// decode as binary cells (see ``PostgresSQLRow``), through PostgresNIO's types for what is
 /// not read directly.
 struct PostgresSQLDatabase: SQLDatabase {
@@ -50,14 +51,42 @@ struct PostgresSQLDatabase: SQLDatabase {
             let cells = row.makeRandomAccess()
             onRow(PostgresSQLRow(row, cells: cells, columns: columns.of(cells), prepared: prepared))
         }
-        if let statements, !values.isEmpty, values.allSatisfy({ $0?.psqlFormat ?? .binary == .binary }),
-           let typed = PostgresTypedPlaceholders.typed(sql, types: values.map { $0?.psqlType }) {
-            try await connection.runCached(typed, binds: try Self.data(values), in: statements, inTransaction: inTransaction,
-                                            logger: logger, onRow: onPostgresRow)
-        } else {
-            try await connection.run(PostgresQuery(unsafeSQL: sql, binds: try Self.bindings(values)), logger: logger) { row in
-                try onPostgresRow(row, false)
+        guard let statements, !values.isEmpty, values.allSatisfy({ $0?.psqlFormat ?? .binary == .binary }) else {
+            return try await runUnnamed(sql, values, onRow: onPostgresRow)
+        }
+        let key = PostgresStatementCache.Key(sql: sql, types: values.map { $0?.psqlType })
+        let prepared: PreparedQuery
+        switch statements.plan(for: key, on: connection) {
+        case .unnamed:
+            return try await runUnnamed(sql, values, onRow: onPostgresRow)
+        case .prepare:
+            // The text is rewritten with its bind types only here, once per connection.
+            guard let typed = PostgresTypedPlaceholders.typed(sql, types: key.types) else {
+                statements.store(nil, for: key, on: connection)
+                return try await runUnnamed(sql, values, onRow: onPostgresRow)
             }
+            prepared = try await connection.prepareNamed(typed)
+            statements.store(prepared, for: key, on: connection)
+        case .prepared(let known):
+            prepared = known
+        }
+        do {
+            try await connection.runPrepared(prepared, binds: try Self.data(values)) { row in try onPostgresRow(row, true) }
+        } catch PostgresError.server(let error) where ["26000", "0A000"].contains(error.fields[.sqlState]) {
+            // The server refused the prepared statement: something ran DEALLOCATE or DISCARD, or a
+            // column changed type under it ("cached plan must not change result type"). The next
+            // execution starts over; outside a transaction this one runs again unnamed at once,
+            // inside one it fails (the error has aborted the transaction).
+            statements.forget(key, on: connection)
+            guard !inTransaction else { throw PostgresError.server(error) }
+            try await runUnnamed(sql, values, onRow: onPostgresRow)
+        }
+    }
+
+    private func runUnnamed(_ sql: String, _ values: [(any PostgresThrowingDynamicTypeEncodable)?],
+                            onRow: @escaping @Sendable (PostgresRow, _ prepared: Bool) throws -> Void) async throws {
+        try await connection.run(PostgresQuery(unsafeSQL: sql, binds: try Self.bindings(values)), logger: logger) { row in
+            try onRow(row, false)
         }
     }
 

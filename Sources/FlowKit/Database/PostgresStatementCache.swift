@@ -14,7 +14,7 @@ import Synchronization
 /// after five custom ones when it is not costlier: `plan_cache_mode = auto`). Texts seen once
 /// (one-off statements, `IN` lists of a new length) never cost a second round trip.
 ///
-/// Each connection remembers at most `capacity` texts, seen or prepared; the least recently used
+/// Each connection remembers at most `capacity` statements, seen or prepared; the least recently used
 /// is forgotten and, if prepared, closed on the server. A connection's entries go when it
 /// closes. Poolers that hand one client connection to several server sessions (PgBouncer in
 /// transaction mode before 1.21) lose named statements: turn the cache off there
@@ -31,11 +31,18 @@ final class PostgresStatementCache: Sendable {
     })
     private let evictions = Counter(label: "flow_db_statements_evicted_total")
 
-    /// How to run a statement text on a connection.
+    /// A statement as written (placeholders `$n`) with its binds' types (nil for a NULL): the
+    /// same text with other types is another statement.
+    struct Key: Hashable, Sendable {
+        let sql: String
+        let types: [PostgresDataType?]
+    }
+
+    /// How to run a statement on a connection.
     enum Plan {
-        /// First sight: run it unnamed, as without the cache.
+        /// First sight, or a statement that cannot be prepared: run it unnamed, as without the cache.
         case unnamed
-        /// Second sight: prepare it, then ``store(_:for:on:)`` the prepared statement.
+        /// Second sight: prepare it, then ``store(_:for:on:)`` the prepared statement (or nil).
         case prepare
         case prepared(PreparedQuery)
 
@@ -53,11 +60,11 @@ final class PostgresStatementCache: Sendable {
         self.capacity = capacity
     }
 
-    func plan(for sql: String, on connection: PostgresConnection) -> Plan {
+    func plan(for key: Key, on connection: PostgresConnection) -> Plan {
         let (plan, firstUse, evicted) = connections.withLock { all -> (Plan, Bool, PreparedQuery?) in
             let firstUse = all[connection.id] == nil
             var statements = all[connection.id] ?? Statements()
-            let (plan, evicted) = statements.use(sql, capacity: capacity)
+            let (plan, evicted) = statements.use(key, capacity: capacity)
             all[connection.id] = statements
             return (plan, firstUse, evicted)
         }
@@ -73,15 +80,19 @@ final class PostgresStatementCache: Sendable {
         return plan
     }
 
-    func store(_ prepared: PreparedQuery, for sql: String, on connection: PostgresConnection) {
-        connections.withLock { all in all[connection.id]?.entries[sql]?.prepared = prepared }
+    /// Records the statement prepared for `key`, or nil when it cannot be prepared (its text is
+    /// not one ``PostgresTypedPlaceholders`` can type): it then runs unnamed without asking again.
+    func store(_ prepared: PreparedQuery?, for key: Key, on connection: PostgresConnection) {
+        connections.withLock { all in
+            if let prepared { all[connection.id]?.entries[key]?.prepared = prepared } else { all[connection.id]?.entries[key]?.preparable = false }
+        }
     }
 
-    /// Drops `sql` from the connection's statements, after the server refused the prepared one
+    /// Drops `key` from the connection's statements, after the server refused the prepared one
     /// (it no longer exists, or a schema change altered its result columns): the next execution
     /// starts over.
-    func forget(_ sql: String, on connection: PostgresConnection) {
-        let prepared = connections.withLock { all in all[connection.id]?.entries.removeValue(forKey: sql)?.prepared }
+    func forget(_ key: Key, on connection: PostgresConnection) {
+        let prepared = connections.withLock { all in all[connection.id]?.entries.removeValue(forKey: key)?.prepared }
         if let prepared { Self.close(prepared, on: connection) }
     }
 
@@ -107,26 +118,28 @@ final class PostgresStatementCache: Sendable {
     private struct Statements {
         struct Entry {
             var prepared: PreparedQuery?
+            var preparable = true
             var lastUse: UInt64
         }
 
-        var entries: [String: Entry] = [:]
+        var entries: [Key: Entry] = [:]
         var clock: UInt64 = 0
 
-        /// Records a use of `sql`; returns how to run it and the prepared statement evicted to
+        /// Records a use of `key`; returns how to run it and the prepared statement evicted to
         /// make room, if any.
-        mutating func use(_ sql: String, capacity: Int) -> (Plan, evicted: PreparedQuery?) {
+        mutating func use(_ key: Key, capacity: Int) -> (Plan, evicted: PreparedQuery?) {
             clock += 1
-            if var entry = entries[sql] {
+            if var entry = entries[key] {
                 entry.lastUse = clock
-                entries[sql] = entry
-                return (entry.prepared.map(Plan.prepared) ?? .prepare, nil)
+                entries[key] = entry
+                if let prepared = entry.prepared { return (.prepared(prepared), nil) }
+                return (entry.preparable ? .prepare : .unnamed, nil)
             }
             var evicted: PreparedQuery?
             if entries.count >= capacity, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
                 evicted = entries.removeValue(forKey: oldest.key)?.prepared
             }
-            entries[sql] = Entry(prepared: nil, lastUse: clock)
+            entries[key] = Entry(prepared: nil, lastUse: clock)
             return (.unnamed, evicted)
         }
     }
