@@ -1,6 +1,7 @@
 import FlowKit
 import FlowTestSupport
 import Foundation
+import NIOCore
 import SQLKit
 import Testing
 
@@ -207,5 +208,16 @@ struct DatabaseTests {
             }
             #expect(error?.kind == .unavailable)
         }
+    }
+
+    @Test("a connection cut under a prepared statement is unavailable (postgres-nio passes the socket error through)")
+    func socketFailuresAreUnavailable() throws {
+        let reset = DatabaseError.translate(IOError(errnoCode: ECONNRESET, reason: "read(descriptor:pointer:size:)"))
+        #expect((reset as? DatabaseError)?.kind == .unavailable)
+        let closed = DatabaseError.translate(ChannelError.ioOnClosedChannel)
+        #expect((closed as? DatabaseError)?.kind == .unavailable)
+        // A service's own error thrown inside a transaction is not the database's and passes through.
+        let own = DatabaseError.translate(CocoaError(.fileNoSuchFile))
+        #expect(!(own is DatabaseError))
     }
 }

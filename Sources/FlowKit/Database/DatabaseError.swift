@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PostgresNIO
 import SQLiteNIO
 
@@ -59,6 +60,12 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
             return translate(sqlState: fields[.sqlState] ?? "", message: fields[.message], constraint: fields[.constraintName], column: fields[.columnName])
         case PostgresError.connectionClosed:
             return DatabaseError(.unavailable, message: "PostgreSQL connection: closed")
+        case let error as IOError:
+            // The future-based API also passes the socket's own failure through unchanged: a
+            // prepared statement running while PostgreSQL stops reads "Connection reset by peer".
+            return DatabaseError(.unavailable, message: "PostgreSQL connection: \(error)")
+        case let error as ChannelError:
+            return DatabaseError(.unavailable, message: "PostgreSQL connection: \(error)")
         case let error as SQLiteError:
             return translate(sqlite: error)
         default:
