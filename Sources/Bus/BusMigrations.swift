@@ -164,5 +164,49 @@ enum BusMigrations {
                 $$
                 """,
             ]),
+        // A worker's steady state on PostgreSQL was three round trips per batch: delete the
+        // deliveries handled since its last claim, claim, read the claimed events. This overload
+        // of `bus_claim` deletes `p_handled` (those `p_worker` still holds), claims, and returns
+        // each claimed delivery with its event row. The events are joined inside the claiming
+        // statement: a statement that calls the function reads with its own, older snapshot and
+        // would miss the events of deliveries committed while the function ran. `ROWS 64` tells
+        // the calling statement the result is small. The six-argument form stays for instances
+        // of the previous release still running during a rolling upgrade.
+        Migration(4, "claim_acknowledges_handled_and_returns_events",
+            sqlite: [],
+            postgres: [
+                """
+                CREATE FUNCTION bus_claim(p_group TEXT, p_worker TEXT, p_now TIMESTAMPTZ, p_expires TIMESTAMPTZ, p_limit BIGINT,
+                                          p_ordered BOOLEAN, p_handled BIGINT[])
+                RETURNS TABLE (delivery_id BIGINT, delivery_attempts INTEGER, event bus_events)
+                LANGUAGE plpgsql VOLATILE
+                ROWS 64
+                SET enable_seqscan = off
+                SET enable_bitmapscan = off
+                AS $$
+                #variable_conflict use_column
+                BEGIN
+                    IF cardinality(p_handled) > 0 THEN
+                        DELETE FROM bus_deliveries d WHERE d.id = ANY (p_handled) AND d.claimed_by = p_worker;
+                    END IF;
+                    RETURN QUERY
+                    WITH claimed AS (
+                        UPDATE bus_deliveries d SET claimed_by = p_worker, claim_expires_at = p_expires, attempts = d.attempts + 1
+                        WHERE d.id IN (
+                            SELECT c.id FROM bus_deliveries c
+                            WHERE c.consumer_group = p_group AND c.available_at <= p_now
+                              AND (c.claim_expires_at IS NULL OR c.claim_expires_at <= p_now)
+                              AND (NOT p_ordered OR NOT EXISTS (
+                                  SELECT 1 FROM bus_deliveries e
+                                  WHERE e.consumer_group = c.consumer_group AND e.event_key = c.event_key AND e.id < c.id))
+                            ORDER BY c.id
+                            LIMIT p_limit
+                            FOR UPDATE SKIP LOCKED)
+                        RETURNING d.id, d.event_seq, d.attempts)
+                    SELECT claimed.id, claimed.attempts, ev FROM claimed JOIN bus_events ev ON ev.seq = claimed.event_seq;
+                END
+                $$
+                """,
+            ]),
     ]
 }

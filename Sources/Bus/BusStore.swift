@@ -5,7 +5,8 @@ import SQLKit
 /// The bus's SQL, written once for both engines where it can be. Two statements differ: a
 /// publish (one statement each way: a data-modifying CTE on PostgreSQL, the `bus_publish` view
 /// on SQLite) and a claim (on PostgreSQL `FOR UPDATE SKIP LOCKED` in the `bus_claim` function,
-/// which pins its plan; on SQLite the single writer already serialises claims).
+/// which pins its plan and also acknowledges the last batch; on SQLite the single writer
+/// already serialises claims).
 struct BusStore: Sendable {
     let database: Database
 
@@ -74,45 +75,59 @@ struct BusStore: Sendable {
     ///
     /// `acknowledging` are deliveries `worker` handled since its last claim: they are deleted
     /// first, in the same write, so a worker's steady state is one write per batch instead of two
-    /// (on SQLite both statements are one job of the single writer, on PostgreSQL one connection
-    /// lease). Only deliveries still claimed by `worker` are deleted, as in ``complete``.
+    /// (on SQLite both statements are one job of the single writer, on PostgreSQL one call of
+    /// `bus_claim`). Only deliveries still claimed by `worker` are deleted, as in ``complete``.
     func claim(group: ConsumerGroup, worker: String, limit: Int, now: Date, acknowledging handled: [Int64] = []) async throws -> [Claimed] {
         let expires = now.addingTimeInterval(group.claimTimeout.seconds)
-        // Self-contained statements (no BEGIN/COMMIT round trips): each commits as it runs, and
-        // the events a claim points to are immutable, so they are read afterwards.
-        let claimed = try await database.autocommit { sql in
-            if !handled.isEmpty { try await Self.delete(handled, claimedBy: worker, on: sql) }
-            switch database.engine {
-            case .postgres:
-                // The same claim with `FOR UPDATE SKIP LOCKED`, in a function that pins its plan
-                // to an ordered index scan (BusMigrations 3 says why).
-                return try await sql.raw("""
-                    SELECT claimed_id AS id, claimed_event_seq AS event_seq, claimed_attempts AS attempts
-                    FROM bus_claim(\(bind: group.name), \(bind: worker), \(bind: now), \(bind: expires), \(bind: limit), \(bind: group.orderedByKey))
-                    """).all()
-            case .sqlite:
-                // The single writer already serialises claims. This is the statement `bus_claim`
-                // holds on PostgreSQL; that copy lives in a migration and does not follow edits
-                // here: a change to the claim needs a migration that replaces the function too.
-                let orderedFilter = group.orderedByKey
-                    ? """
-                      AND NOT EXISTS (SELECT 1 FROM bus_deliveries e
-                                      WHERE e.consumer_group = c.consumer_group AND e.event_key = c.event_key AND e.id < c.id)
-                      """
-                    : ""
-                return try await sql.raw("""
-                    UPDATE bus_deliveries SET claimed_by = \(bind: worker), claim_expires_at = \(bind: expires), attempts = attempts + 1
-                    WHERE id IN (
-                        SELECT c.id FROM bus_deliveries c
-                        WHERE c.consumer_group = \(bind: group.name) AND c.available_at <= \(bind: now)
-                          AND (c.claim_expires_at IS NULL OR c.claim_expires_at <= \(bind: now))
-                          \(unsafeRaw: orderedFilter)
-                        ORDER BY c.id
-                        LIMIT \(literal: limit)
-                    )
-                    RETURNING id, event_seq, attempts
+        switch database.engine {
+        case .postgres:
+            // One round trip: `bus_claim` deletes the acknowledged deliveries and claims with
+            // `FOR UPDATE SKIP LOCKED` in a plan pinned to an ordered index scan, and returns the
+            // claimed events (BusMigrations 3 and 4 say why). It commits by itself.
+            let rows = try await database.autocommit { sql in
+                try await sql.raw("""
+                    SELECT c.delivery_id, c.delivery_attempts AS attempts, (c.event).*
+                    FROM bus_claim(\(bind: group.name), \(bind: worker), \(bind: now), \(bind: expires), \(bind: limit),
+                                   \(bind: group.orderedByKey), \(bind: handled)) c
+                    ORDER BY c.delivery_id
                     """).all()
             }
+            return try rows.map { row in
+                Claimed(deliveryId: try row.decode(column: "delivery_id", as: Int64.self),
+                        attempt: try row.decode(column: "attempts", as: Int.self), event: try Self.envelope(from: row))
+            }
+        case .sqlite:
+            return try await claimOnSQLite(group: group, worker: worker, limit: limit, now: now, expires: expires, acknowledging: handled)
+        }
+    }
+
+    /// The claim on SQLite, where the single writer already serialises claims: the delete and
+    /// the claim are one job of the writer, and the events are read afterwards from a reader
+    /// (they are immutable).
+    private func claimOnSQLite(group: ConsumerGroup, worker: String, limit: Int, now: Date, expires: Date, acknowledging handled: [Int64]) async throws -> [Claimed] {
+        let claimed = try await database.autocommit { sql in
+            if !handled.isEmpty { try await Self.delete(handled, claimedBy: worker, on: sql) }
+            // The statement `bus_claim` holds on PostgreSQL; that copy lives in a migration and
+            // does not follow edits here: a change to the claim needs a migration that replaces
+            // the function too.
+            let orderedFilter = group.orderedByKey
+                ? """
+                  AND NOT EXISTS (SELECT 1 FROM bus_deliveries e
+                                  WHERE e.consumer_group = c.consumer_group AND e.event_key = c.event_key AND e.id < c.id)
+                  """
+                : ""
+            return try await sql.raw("""
+                UPDATE bus_deliveries SET claimed_by = \(bind: worker), claim_expires_at = \(bind: expires), attempts = attempts + 1
+                WHERE id IN (
+                    SELECT c.id FROM bus_deliveries c
+                    WHERE c.consumer_group = \(bind: group.name) AND c.available_at <= \(bind: now)
+                      AND (c.claim_expires_at IS NULL OR c.claim_expires_at <= \(bind: now))
+                      \(unsafeRaw: orderedFilter)
+                    ORDER BY c.id
+                    LIMIT \(literal: limit)
+                )
+                RETURNING id, event_seq, attempts
+                """).all()
         }
         if claimed.isEmpty { return [] }
         var bySeq: [Int64: (id: Int64, attempts: Int)] = [:]

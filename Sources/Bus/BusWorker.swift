@@ -52,10 +52,16 @@ public struct BusWorkerService: Service {
 
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { tasks in
-                // Wake-ups: the payload lists the groups that got work.
+                // Wake-ups: the payload lists the groups that got work. When the PostgreSQL
+                // listener (re)starts, work posted meanwhile may be waiting for every group.
                 tasks.addTask {
-                    for await payload in notifications {
-                        for group in payload.split(separator: ",") { wakeCrews[String(group)]?.wakeOne() }
+                    for await notification in notifications {
+                        switch notification {
+                        case .posted(let payload):
+                            for group in payload.split(separator: ",") { wakeCrews[String(group)]?.wakeOne() }
+                        case .listening:
+                            for crew in wakeCrews.values { crew.wakeOne() }
+                        }
                     }
                 }
                 tasks.addTask { await self.maintain(until: stopping) }
@@ -143,12 +149,15 @@ struct GroupWorker: Sendable {
         var unacknowledged: [BusStore.Claimed] = []
         while !stopping.isSet && !Task.isCancelled {
             do {
+                wakeup.clear()
                 let batch = try await bus.store.claim(group: group, worker: name, limit: group.batchSize, now: Date(),
                                                       acknowledging: unacknowledged.map(\.deliveryId))
                 if !unacknowledged.isEmpty { BusMetrics.outcome(group: group.name, handled: unacknowledged.count, retried: 0, deadLettered: 0) }
                 unacknowledged = []
                 failureDelay = .milliseconds(200)
                 if batch.isEmpty {
+                    // The claim cleared any shutdown poke; the flag set before it still counts.
+                    if stopping.isSet { break }
                     await wakeup.wait(timeout: pollInterval)
                     continue
                 }

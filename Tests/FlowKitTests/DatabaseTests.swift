@@ -3,6 +3,7 @@ import FlowTestSupport
 import Foundation
 import NIOCore
 import SQLKit
+import Synchronization
 import Testing
 
 @Suite("Database on both engines")
@@ -219,5 +220,41 @@ struct DatabaseTests {
         // A service's own error thrown inside a transaction is not the database's and passes through.
         let own = DatabaseError.translate(CocoaError(.fileNoSuchFile))
         #expect(!(own is DatabaseError))
+    }
+
+    @Test("a PostgreSQL notification stream says when its listener starts listening, again after losing its connection")
+    func notificationsSayWhenListening() async throws {
+        try await TestDatabases.with(.postgres) { database in
+            final class Received: Sendable {
+                let all = Mutex<[DatabaseNotification]>([])
+            }
+            let received = Received()
+            let stream = database.notifications("flow_test_channel")
+            let reader = Task { for await notification in stream { received.all.withLock { $0.append(notification) } } }
+            defer { reader.cancel() }
+            func receive(_ expected: [DatabaseNotification]) async throws {
+                try await withDeadline(.seconds(20), failure: DatabaseError(.other, message: "received \(received.all.withLock { $0 })")) {
+                    while received.all.withLock({ $0 }) != expected { try await Task.sleep(for: .milliseconds(10)) }
+                }
+            }
+            func post(_ payload: String) async throws {
+                try await database.transaction { tx in try await database.notify("flow_test_channel", payload: payload, in: tx) }
+            }
+
+            // A post before LISTEN took effect may be lost; `.listening` says from when none is.
+            try await receive([.listening])
+            try await post("a")
+            try await receive([.listening, .posted("a")])
+            let cut = try await database.read { sql in
+                try await sql.raw("""
+                    SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity
+                    WHERE query LIKE 'LISTEN%' AND datname = current_database() AND pid <> pg_backend_pid()
+                    """).all()
+            }
+            #expect(cut.count == 1)
+            try await receive([.listening, .posted("a"), .listening])
+            try await post("b")
+            try await receive([.listening, .posted("a"), .listening, .posted("b")])
+        }
     }
 }

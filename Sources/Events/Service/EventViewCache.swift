@@ -7,9 +7,9 @@ import NIOCore
 ///
 /// Every statement that writes an `events` row calls ``changed(_:in:)`` (the stores do), which
 /// drops the entry when the transaction commits, here at once and, on PostgreSQL, in every
-/// other process through `NOTIFY`. Entries also expire after the configured lifetime, which
-/// bounds what a missed notification (a listener reconnecting) or a write by another process on
-/// the same SQLite file (`flow seed`) can leave stale.
+/// other process through `NOTIFY`; when the listener reconnects, everything is dropped (changes
+/// made meanwhile went unheard). Entries also expire after the configured lifetime, which bounds
+/// what a write by another process on the same SQLite file (`flow seed`) can leave stale.
 final class EventViewCache: Sendable {
     static let channel = "flow_event_changed"
 
@@ -36,8 +36,12 @@ final class EventViewCache: Sendable {
         guard bodies.isEnabled, database.engine == .postgres else { return }
         let changes = database.notifications(Self.channel)
         Task { [bodies] in
-            for await eventId in changes {
-                bodies.invalidate(eventId)
+            for await change in changes {
+                switch change {
+                case .posted(let eventId): bodies.invalidate(eventId)
+                // Changes made while the listener was away went unheard: start afresh.
+                case .listening: bodies.invalidateAll()
+                }
             }
         }
     }

@@ -204,10 +204,12 @@ public final class Database: Service, Sendable {
         }
     }
 
-    /// The notifications posted on `channel` from now on. Delivery is best effort (a listener
-    /// that reconnects misses what was sent meanwhile): use it to wake up work that also polls.
-    /// The stream ends when the database closes.
-    public func notifications(_ channel: String, bufferingNewest limit: Int = 1024) -> AsyncStream<String> {
+    /// The notifications posted on `channel` from now on. Delivery is best effort: use it to
+    /// wake up work that also polls. On PostgreSQL the stream says ``DatabaseNotification/listening``
+    /// each time the listener connection starts listening on `channel` (shortly after the first
+    /// stream asks, and after every reconnect): posts from before may have been missed, so catch
+    /// up then. The stream ends when the database closes.
+    public func notifications(_ channel: String, bufferingNewest limit: Int = 1024) -> AsyncStream<DatabaseNotification> {
         hub.stream(channel, bufferingNewest: limit)
     }
 

@@ -9,7 +9,7 @@ import Synchronization
 /// listener connection feeds it from `LISTEN`, so notifications from every process arrive.
 final class NotificationHub: Sendable {
     private struct State {
-        var listeners: [String: [UInt64: AsyncStream<String>.Continuation]] = [:]
+        var listeners: [String: [UInt64: AsyncStream<DatabaseNotification>.Continuation]] = [:]
         var nextID: UInt64 = 0
         var closed = false
         /// Opened (and replaced) when a channel gets its first listener, so the PostgreSQL
@@ -19,8 +19,8 @@ final class NotificationHub: Sendable {
 
     private let state = Mutex(State())
 
-    func stream(_ channel: String, bufferingNewest limit: Int) -> AsyncStream<String> {
-        let (stream, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(limit))
+    func stream(_ channel: String, bufferingNewest limit: Int) -> AsyncStream<DatabaseNotification> {
+        let (stream, continuation) = AsyncStream.makeStream(of: DatabaseNotification.self, bufferingPolicy: .bufferingNewest(limit))
         let (id, changed, closed) = state.withLock { state -> (UInt64, Gate?, Bool) in
             if state.closed { return (0, nil, true) }
             state.nextID += 1
@@ -45,8 +45,18 @@ final class NotificationHub: Sendable {
     }
 
     func post(_ channel: String, _ payload: String) {
+        deliver(.posted(payload), on: channel)
+    }
+
+    /// Tells `channel`'s streams that the PostgreSQL listener now listens on it, again or for
+    /// the first time: what was posted before may not have reached them.
+    func listening(_ channel: String) {
+        deliver(.listening, on: channel)
+    }
+
+    private func deliver(_ notification: DatabaseNotification, on channel: String) {
         let continuations = state.withLock { Array(($0.listeners[channel] ?? [:]).values) }
-        for continuation in continuations { continuation.yield(payload) }
+        for continuation in continuations { continuation.yield(notification) }
     }
 
     /// The channels with listeners, and a gate that opens when that set grows.
@@ -119,6 +129,8 @@ struct PostgresNotificationListener: Sendable {
             for channel in channels {
                 group.addTask {
                     try await connection.listen(on: channel) { notifications in
+                        // LISTEN has taken effect: from here nothing posted is missed.
+                        hub.listening(channel)
                         for try await notification in notifications {
                             hub.post(channel, notification.payload)
                         }
@@ -133,4 +145,13 @@ struct PostgresNotificationListener: Sendable {
             group.cancelAll()
         }
     }
+}
+
+/// What a ``Database/notifications(_:bufferingNewest:)`` stream carries.
+public enum DatabaseNotification: Sendable, Equatable {
+    /// A payload posted with ``Database/notify(_:payload:in:)``.
+    case posted(String)
+    /// PostgreSQL only: the listener has just started listening (the first time, or again after
+    /// losing its connection). Anything posted before may have been missed.
+    case listening
 }
