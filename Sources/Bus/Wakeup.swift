@@ -33,7 +33,8 @@ final class Wakeup: Sendable {
     /// Returns at the next poke, at `timeout`, or when the task is cancelled.
     func wait(timeout: Duration) async {
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            // Cancelled when the wait ends first: that must not leave a poke behind.
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
             self?.poke()
         }
         defer { timer.cancel() }
