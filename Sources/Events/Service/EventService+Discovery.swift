@@ -26,7 +26,9 @@ extension EventService {
                 guard let tiers = SearchTiers(text) else { return Page(items: [], nextCursor: nil) }
                 let hits = try await discovery.search(tiers, filters, now: now, page: page, on: sql)
                 let views = try await views(hits.map(\.event), for: viewer, on: sql)
-                let cursors = Dictionary(uniqueKeysWithValues: hits.map { ($0.event.id, ["\($0.tier)", $0.position]) })
+                // Tiers exclude each other's matches; should an event still come twice, its first
+                // place wins rather than the request crashing.
+                let cursors = Dictionary(hits.map { ($0.event.id, ["\($0.tier)", $0.position]) }, uniquingKeysWith: { first, _ in first })
                 return Page(fetched: views, limit: page.limit) { cursors[$0.id] ?? [] }
             }
             let events = try await discovery.list(filters, now: now, page: page, on: sql)
