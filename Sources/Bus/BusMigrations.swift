@@ -169,9 +169,10 @@ enum BusMigrations {
         // of `bus_claim` deletes `p_handled` (those `p_worker` still holds), claims, and returns
         // each claimed delivery with its event row. The events are joined inside the claiming
         // statement: a statement that calls the function reads with its own, older snapshot and
-        // would miss the events of deliveries committed while the function ran. `ROWS 64` tells
-        // the calling statement the result is small. The six-argument form stays for instances
-        // of the previous release still running during a rolling upgrade.
+        // would miss the events of deliveries committed while the function ran. The claim repeats
+        // migration 3's statement on purpose: an applied migration's text never changes, so the
+        // two cannot share it. The six-argument form stays for instances of the previous release
+        // still running during a rolling upgrade.
         Migration(4, "claim_acknowledges_handled_and_returns_events",
             sqlite: [],
             postgres: [
@@ -180,7 +181,6 @@ enum BusMigrations {
                                           p_ordered BOOLEAN, p_handled BIGINT[])
                 RETURNS TABLE (delivery_id BIGINT, delivery_attempts INTEGER, event bus_events)
                 LANGUAGE plpgsql VOLATILE
-                ROWS 64
                 SET enable_seqscan = off
                 SET enable_bitmapscan = off
                 AS $$
