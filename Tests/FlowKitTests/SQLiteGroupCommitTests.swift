@@ -108,6 +108,27 @@ struct SQLiteGroupCommitTests {
         }
     }
 
+    @Test("transactions started together share COMMITs: those arriving while the writer runs statements join its group")
+    func simultaneousTransactionsGroup() async throws {
+        try await TestDatabases.with(.sqlite) { database in
+            try await Self.prepare(database)
+            let writer = try #require(database.sqliteWriter)
+            let before = writer.statistics
+            // Statements run on the connection's thread without suspending; a writer whose task
+            // was queued behind them must still get to join before the group commits.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 1...200 {
+                    group.addTask { try await database.transaction { tx in try await Self.insert("s\(index)", in: tx) } }
+                }
+                try await group.waitForAll()
+            }
+            let after = writer.statistics
+            #expect(after.writes - before.writes == 200)
+            #expect(after.commits - before.commits <= 100, "200 writes took \(after.commits - before.commits) COMMITs")
+            #expect(try await Self.ids(database).count == 200)
+        }
+    }
+
     @Test("when SQLite rolls the shared transaction back, every write in it fails and none is left behind")
     func rolledBackGroupFailsEveryWrite() async throws {
         try await TestDatabases.with(.sqlite) { database in

@@ -2,14 +2,12 @@ import NIOPosix
 
 /// Runs Swift tasks on the thread of a SQLite connection.
 ///
-/// sqlite-nio runs each statement on the connection's thread and resumes the calling task on
-/// Swift's shared pool: two threads woken per statement, and the connection idles while the task
-/// waits to be scheduled between statements. A task that prefers this executor
-/// (`withTaskExecutorPreference`) runs between its statements on that same thread, so a
-/// statement and the Swift code around it follow each other without a thread switch. On the
-/// writer, whose statements queue back to back, bus throughput rose by about 40% (2,063–2,632 →
-/// 2,893–4,115 events/s at synchronous=normal, scripts/bench-bus); on readers it measured
-/// neutral (nearby/search p99 within noise) and is kept so that every connection works alike.
+/// A task that prefers this executor (`withTaskExecutorPreference`; the SQLite pools make theirs
+/// do so) runs on the connection's thread, so its statements (``SQLiteHandle``) and the Swift
+/// code between them follow each other with no thread switch. Measured when sqlite-nio still ran
+/// the statements (each on this thread, the task resumed elsewhere): bus throughput rose by about
+/// 40% on the writer (2,063–2,632 → 2,893–4,115 events/s at synchronous=normal,
+/// scripts/bench-bus); on readers it measured neutral.
 final class ConnectionThreadExecutor: TaskExecutor {
     private let thread: NIOThreadPool
 

@@ -299,7 +299,7 @@ public final class Database: Service, Sendable {
     public func close() async {
         hub.close()
         if case .sqlite(let sqlite) = backend {
-            await sqlite.close(logger: logger)
+            await sqlite.close()
         }
     }
 }
@@ -344,7 +344,7 @@ private struct SQLiteBackend: Sendable {
     let writer: SQLiteWriter
     let readers: SQLiteConnectionPool
     /// Copies the WAL back into the database file, off the writer's path.
-    let checkpointer: SQLiteConnection
+    let checkpointer: SQLiteHandle
 
     /// How often the WAL is checkpointed in the background.
     static let checkpointInterval = Duration.milliseconds(500)
@@ -365,17 +365,17 @@ private struct SQLiteBackend: Sendable {
         // back (bus publishing gained ~10%, see scripts/bench-bus); for readers it measured neutral.
         let threads = (0..<(2 + max(1, readerCount))).map { _ in NIOThreadPool(numberOfThreads: 1) }
         threads.forEach { $0.start() }
-        var opened: [SQLiteConnection] = []
+        var opened: [SQLiteHandle] = []
         do {
             // The writer first: it creates the file and switches it to WAL, which readers rely on.
-            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threads[0], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+            let writer = try await SQLiteHandle.open(path: path, thread: threads[0], logger: logger)
             opened.append(writer)
             for pragma in [
                 "PRAGMA journal_mode = WAL",
                 "PRAGMA synchronous = \(synchronous.rawValue.uppercased())",
                 "PRAGMA foreign_keys = ON",
-                // Replaces sqlite-nio's unbounded busy handler: another process (a CLI command) may
-                // hold the write lock briefly; wait up to 5 s, then report a conflict.
+                // Another process (a CLI command) may hold the write lock briefly; wait up to 5 s,
+                // then report a conflict.
                 "PRAGMA busy_timeout = 5000",
                 // The checkpointer copies the WAL into the file every half second. Left to the
                 // writer (every 1,000 pages by default), a checkpoint runs inside a COMMIT and
@@ -388,30 +388,30 @@ private struct SQLiteBackend: Sendable {
                 // bus bench gained 10–30% (scripts/bench-bus, 20,000 events) and ~20% less CPU.
                 "PRAGMA temp_store = MEMORY",
             ] {
-                _ = try await writer.query(pragma)
+                try await writer.query(pragma)
             }
-            let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threads[1], logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+            let checkpointer = try await SQLiteHandle.open(path: path, thread: threads[1], logger: logger)
             opened.append(checkpointer)
-            _ = try await checkpointer.query("PRAGMA busy_timeout = 5000")
-            var readerConnections: [(SQLiteConnection, NIOThreadPool)] = []
+            try await checkpointer.query("PRAGMA busy_timeout = 5000")
+            var readerConnections: [SQLiteHandle] = []
             for thread in threads.dropFirst(2) {
-                let reader = try await SQLiteConnection.open(storage: .file(path: path), threadPool: thread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+                let reader = try await SQLiteHandle.open(path: path, thread: thread, logger: logger)
                 opened.append(reader)
                 // Readers map the file (no read() copy per page) and keep a bigger page cache: lists
                 // and searches touch many pages of large tables.
                 for pragma in ["PRAGMA query_only = ON", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON",
                                "PRAGMA mmap_size = 1073741824", "PRAGMA cache_size = -16384"] {
-                    _ = try await reader.query(pragma)
+                    try await reader.query(pragma)
                 }
-                readerConnections.append((reader, thread))
+                readerConnections.append(reader)
             }
             return SQLiteBackend(
                 threads: threads,
-                writer: SQLiteWriter(connection: writer, thread: threads[0]),
+                writer: SQLiteWriter(connection: writer),
                 readers: SQLiteConnectionPool(name: "read", connections: readerConnections),
                 checkpointer: checkpointer)
         } catch {
-            for connection in opened { try? await (connection.close() as EventLoopFuture<Void>).get() }
+            for connection in opened { await connection.close() }
             for thread in threads { try? await thread.shutdownGracefully() }
             throw DatabaseError.translate(error)
         }
@@ -425,7 +425,7 @@ private struct SQLiteBackend: Sendable {
             do {
                 try await Task.sleep(for: Self.checkpointInterval)
                 guard !checkpointer.isClosed else { return }
-                _ = try await checkpointer.query("PRAGMA wal_checkpoint(PASSIVE)")
+                try await checkpointer.query("PRAGMA wal_checkpoint(PASSIVE)")
             } catch is CancellationError {
                 return
             } catch {
@@ -434,11 +434,11 @@ private struct SQLiteBackend: Sendable {
         }
     }
 
-    func close(logger: Logger) async {
+    func close() async {
         // Callers stop checkpointContinuously first (run and withRunning cancel it, then close).
-        _ = try? await (checkpointer.close() as EventLoopFuture<Void>).get()
-        await readers.close(logger: logger)
-        await writer.close(logger: logger)
+        await checkpointer.close()
+        await readers.close()
+        await writer.close()
         for thread in threads { try? await thread.shutdownGracefully() }
     }
 }

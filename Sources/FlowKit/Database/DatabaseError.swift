@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import PostgresNIO
-import SQLiteNIO
+import VaporCSQLite
 
 /// Database failures a service can act on, the same on both engines. Everything the engines
 /// throw passes through ``DatabaseError/translate(_:)`` at the ``Database`` boundary, so services
@@ -66,7 +66,7 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
             return DatabaseError(.unavailable, message: "PostgreSQL connection: \(error)")
         case let error as ChannelError:
             return DatabaseError(.unavailable, message: "PostgreSQL connection: \(error)")
-        case let error as SQLiteError:
+        case let error as SQLiteFailure:
             return translate(sqlite: error)
         default:
             // The pool's own errors (circuit breaker tripped, pool shut down) live in an underscored
@@ -106,30 +106,34 @@ public struct DatabaseError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    private static func translate(sqlite error: SQLiteError) -> DatabaseError {
+    private static func translate(sqlite error: SQLiteFailure) -> DatabaseError {
         // SQLite says "UNIQUE constraint failed: users.email" or "... failed: index 'users_email_key'".
         let detail = error.message.split(separator: ":", maxSplits: 1).dropFirst().first
             .map { $0.trimmingCharacters(in: .whitespaces) }
         let constraint = detail.map { text in
             text.hasPrefix("index '") ? String(text.dropFirst(7).dropLast()) : text
         }
-        switch error.reason {
-        case .constraintUniqueFailed, .constraintPrimaryKeyFailed, .constraintUniqueRowIDFailed:
+        switch error.code {
+        case SQLiteFailure.constraintUnique, SQLiteFailure.constraintPrimaryKey, SQLiteFailure.constraintRowID:
             return DatabaseError(.uniqueViolation, constraint: constraint, message: error.message)
-        case .constraintForeignKeyFailed:
+        case SQLiteFailure.constraintForeignKey:
             return DatabaseError(.foreignKeyViolation, constraint: constraint, message: error.message)
-        case .constraintNotNullFailed:
+        case SQLiteFailure.constraintNotNull:
             return DatabaseError(.notNullViolation, constraint: constraint, message: error.message)
-        case .constraintCheckFailed:
+        case SQLiteFailure.constraintCheck:
             return DatabaseError(.checkViolation, constraint: constraint, message: error.message)
-        case .tooBig, .mismatch, .range:
+        default:
+            break
+        }
+        switch error.primaryCode {
+        case SQLITE_TOOBIG, SQLITE_MISMATCH, SQLITE_RANGE:
             return DatabaseError(.invalidValue, message: error.message)
-        case .busy, .busyTimeout, .locked, .busyInRecovery, .busyInSnapshot:
+        case SQLITE_BUSY, SQLITE_LOCKED:
             return DatabaseError(.conflict, message: error.message)
-        case .cantOpen, .cantOpenDirectory, .cantOpenInvalidPath, .full, .readOnly, .ioError:
+        case SQLITE_CANTOPEN, SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR:
             return DatabaseError(.unavailable, message: error.message)
         default:
-            return DatabaseError(.other, message: "\(error.reason): \(error.message)")
+            return DatabaseError(.other, message: "SQLite error \(error.code): \(error.message)")
         }
     }
 }

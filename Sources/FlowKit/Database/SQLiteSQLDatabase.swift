@@ -13,20 +13,19 @@ import SQLiteNIO
 /// search (21 rows of 28 columns) that was 8% of the machine's CPU. Here text, integers, doubles,
 /// booleans and dates (stored as seconds) decode from the value directly, with SQLiteKit's
 /// conversions; any other type, and any value they would not take, goes through SQLiteKit's
-/// decoder, so results and errors are SQLiteKit's. Statements and binds are SQLiteKit's own.
+/// decoder, so results and errors are SQLiteKit's. Binds are encoded by SQLiteKit; statements run on
+/// ``SQLiteHandle``, which keeps them prepared.
 struct SQLiteSQLDatabase: SQLDatabase {
-    let connection: SQLiteConnection
-
-    /// SQLiteKit's database over the same connection: the future-based `execute`, the version.
-    private var sqliteKit: any SQLDatabase { connection.sql() }
+    let connection: SQLiteHandle
 
     var logger: Logger { connection.logger }
     var eventLoop: any EventLoop { connection.eventLoop }
     var dialect: any SQLDialect { SQLiteDialect() }
-    var version: (any SQLDatabaseReportedVersion)? { sqliteKit.version }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        sqliteKit.execute(sql: query, onRow)
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.completeWithTask { try await execute(sql: query, onRow) }
+        return promise.futureResult
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
@@ -39,38 +38,47 @@ struct SQLiteSQLDatabase: SQLDatabase {
 
 /// A result row; see ``SQLiteSQLDatabase``.
 struct SQLiteSQLRow: SQLRow {
-    let row: SQLiteRow
+    let row: SQLiteResultRow
 
-    init(_ row: SQLiteRow) { self.row = row }
+    init(_ row: SQLiteResultRow) { self.row = row }
 
-    var allColumns: [String] { row.columns.map(\.name) }
+    var allColumns: [String] { row.columns.names }
 
-    func contains(column: String) -> Bool { row.column(column) != nil }
+    func contains(column: String) -> Bool { row.value(of: column) != nil }
 
     func decodeNil(column: String) throws -> Bool {
-        guard let value = row.column(column) else { return true }
+        guard let value = row.value(of: column) else { return true }
         return value == .null
     }
 
     func decode<T: Decodable>(column: String, as type: T.Type) throws -> T {
-        if let value = row.column(column) {
-            // The plain types in the storage classes they take without parsing, as SQLiteKit
-            // converts them; matched and handed back as `PostgresSQLRow` does (by type identity,
-            // `unsafeBitCast` to the same type, no `T?`), since this runs unspecialized.
-            switch (ObjectIdentifier(type), value) {
-            case (ObjectIdentifier(String.self), .text(let text)): return unsafeBitCast(text, to: T.self)
-            case (ObjectIdentifier(Int.self), .integer(let number)): return unsafeBitCast(number, to: T.self)
-            case (ObjectIdentifier(Int64.self), .integer(let number)): return unsafeBitCast(Int64(number), to: T.self)
-            case (ObjectIdentifier(Double.self), .float(let number)): return unsafeBitCast(number, to: T.self)
-            case (ObjectIdentifier(Double.self), .integer(let number)): return unsafeBitCast(Double(number), to: T.self)
-            case (ObjectIdentifier(Bool.self), .integer(0)): return unsafeBitCast(false, to: T.self)
-            case (ObjectIdentifier(Bool.self), .integer(1)): return unsafeBitCast(true, to: T.self)
-            case (ObjectIdentifier(Date.self), .float(let seconds)): return unsafeBitCast(Date(timeIntervalSince1970: seconds), to: T.self)
-            case (ObjectIdentifier(Date.self), .integer(let seconds)): return unsafeBitCast(Date(timeIntervalSince1970: Double(seconds)), to: T.self)
-            default: break
-            }
+        guard let value = row.value(of: column) else {
+            throw DecodingError.keyNotFound(SQLiteColumnKey(column), .init(codingPath: [], debugDescription: "no column \(column) in the result"))
+        }
+        // The plain types in the storage classes they take without parsing, as SQLiteKit
+        // converts them; matched and handed back as `PostgresSQLRow` does (by type identity,
+        // `unsafeBitCast` to the same type, no `T?`), since this runs unspecialized.
+        switch (ObjectIdentifier(type), value) {
+        case (ObjectIdentifier(String.self), .text(let text)): return unsafeBitCast(text, to: T.self)
+        case (ObjectIdentifier(Int.self), .integer(let number)): return unsafeBitCast(number, to: T.self)
+        case (ObjectIdentifier(Int64.self), .integer(let number)): return unsafeBitCast(Int64(number), to: T.self)
+        case (ObjectIdentifier(Double.self), .float(let number)): return unsafeBitCast(number, to: T.self)
+        case (ObjectIdentifier(Double.self), .integer(let number)): return unsafeBitCast(Double(number), to: T.self)
+        case (ObjectIdentifier(Bool.self), .integer(0)): return unsafeBitCast(false, to: T.self)
+        case (ObjectIdentifier(Bool.self), .integer(1)): return unsafeBitCast(true, to: T.self)
+        case (ObjectIdentifier(Date.self), .float(let seconds)): return unsafeBitCast(Date(timeIntervalSince1970: seconds), to: T.self)
+        case (ObjectIdentifier(Date.self), .integer(let seconds)): return unsafeBitCast(Date(timeIntervalSince1970: Double(seconds)), to: T.self)
+        default: break
         }
         // Everything else: SQLiteKit converts or explains.
-        return try row.sql().decode(column: column, as: type)
+        return try SQLiteDataDecoder().decode(T.self, from: value)
     }
+}
+
+private struct SQLiteColumnKey: CodingKey {
+    let stringValue: String
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
 }

@@ -11,8 +11,8 @@ import Synchronization
 /// reach the disk. Writers queue here in FIFO order. When a writer finishes while others are
 /// queued, its transaction stays open and passes to the next writer, which runs inside a
 /// savepoint of its own; the writer that finds nobody waiting (or the group full) commits for
-/// all. One fsync then covers the group, and statements saved are thread hand-offs saved
-/// (sqlite-nio runs each statement on the connection's thread).
+/// all. One fsync then covers the group, and the BEGIN and COMMIT statements of the others are
+/// saved.
 ///
 /// - Nobody returns before the COMMIT that holds their writes: an acknowledged write is exactly
 ///   as durable as with a transaction each.
@@ -48,9 +48,9 @@ final class SQLiteWriter: Sendable {
     /// transaction from one writer to the next, need no thread switches.
     private let executor: ConnectionThreadExecutor
 
-    init(connection: SQLiteConnection, thread: NIOThreadPool) {
-        self.connection = SQLiteConnectionPool(name: "write", connections: [(connection, thread)])
-        self.executor = self.connection.executor(of: connection)
+    init(connection: SQLiteHandle) {
+        self.connection = SQLiteConnectionPool(name: "write", connections: [connection])
+        self.executor = connection.executor
     }
 
     /// 1 while a writer holds the connection.
@@ -65,7 +65,7 @@ final class SQLiteWriter: Sendable {
     /// Runs `work` atomically, in a transaction that may be shared with the writers queued around
     /// it, and returns once that transaction has committed. Throws what `work` throws (its changes
     /// rolled back), or the error that made the shared transaction fail.
-    func write<T>(_ work: (SQLiteConnection) async throws -> T) async throws -> T {
+    func write<T>(_ work: (SQLiteHandle) async throws -> T) async throws -> T {
         let (outcome, committed) = await withTaskExecutorPreference(executor) {
             await takeTurn(work)
         }
@@ -77,8 +77,8 @@ final class SQLiteWriter: Sendable {
     /// Waits for the connection, runs `work` in the open transaction or a new one, and passes the
     /// transaction on or commits it. Returns the outcome of `work` and, when it succeeded, the
     /// promise of the COMMIT that carries its changes.
-    private func takeTurn<T>(_ work: (SQLiteConnection) async throws -> T) async -> (Result<T, any Error>, EventLoopPromise<Void>?) {
-        let connection: SQLiteConnection
+    private func takeTurn<T>(_ work: (SQLiteHandle) async throws -> T) async -> (Result<T, any Error>, EventLoopPromise<Void>?) {
+        let connection: SQLiteHandle
         do {
             connection = try await self.connection.lease()
         } catch {
@@ -98,6 +98,9 @@ final class SQLiteWriter: Sendable {
         } catch {
             outcome = .failure(error)  // nothing of this writer's ran; the group is as it was
         }
+        // Writers that arrived meanwhile are jobs queued on this thread behind us (a statement
+        // runs without suspending): let them join the queue, so the group can take them.
+        await Task.yield()
         let promise: EventLoopPromise<Void>? = outcome.isSuccess ? connection.eventLoop.makePromise() : nil
         if case .commit(let pending) = passOn(connection, pending: promise) {
             await commit(connection, pending: pending)
@@ -108,7 +111,7 @@ final class SQLiteWriter: Sendable {
     /// Takes back a failed writer's changes: its savepoint, or the whole transaction when it was
     /// the first (nobody else's changes are in it yet). When SQLite has already rolled the whole
     /// transaction back (the savepoint is gone), every writer waiting for it fails.
-    private func undo(_ connection: SQLiteConnection, joining: Bool, cause: any Error) async {
+    private func undo(_ connection: SQLiteHandle, joining: Bool, cause: any Error) async {
         if joining {
             do {
                 try await Self.control(connection, "ROLLBACK TO writer")
@@ -134,7 +137,7 @@ final class SQLiteWriter: Sendable {
 
     /// Passes the connection, with the open transaction, to the next queued writer, or says to
     /// commit now; `pending` is the finishing writer's own wait for the COMMIT, if it succeeded.
-    private func passOn(_ connection: SQLiteConnection, pending: EventLoopPromise<Void>?) -> Next {
+    private func passOn(_ connection: SQLiteHandle, pending: EventLoopPromise<Void>?) -> Next {
         let next: Next? = group.withLock { group in
             guard group != nil else { return nil }
             if let pending { group!.pending.append(pending) }
@@ -152,7 +155,7 @@ final class SQLiteWriter: Sendable {
         return next
     }
 
-    private func commit(_ connection: SQLiteConnection, pending: [EventLoopPromise<Void>]) async {
+    private func commit(_ connection: SQLiteHandle, pending: [EventLoopPromise<Void>]) async {
         var failure: (any Error)?
         do {
             try await Self.control(connection, "COMMIT")
@@ -173,24 +176,16 @@ final class SQLiteWriter: Sendable {
         }
     }
 
-    /// Runs a transaction-control statement even when the calling task is cancelled. The async
-    /// `query` does not run the statements of a cancelled task (it throws `CancellationError`
-    /// instead), which could leave the shared transaction open or undo an earlier writer's
-    /// savepoint; then the future-based one runs it. (The async one is tried first: it wakes one
-    /// thread fewer.)
-    private static func control(_ connection: SQLiteConnection, _ statement: String) async throws {
-        do {
-            _ = try await connection.query(statement)
-        } catch is CancellationError {
-            let done: EventLoopFuture<[SQLiteRow]> = connection.query(statement, [])
-            _ = try await done.get()
-        }
+    /// Runs a transaction-control statement (``SQLiteHandle`` runs it even when the calling task
+    /// is cancelled, so the shared transaction is never left open half-way).
+    private static func control(_ connection: SQLiteHandle, _ statement: String) async throws {
+        try await connection.query(statement)
     }
 
     /// Refuses new writes, fails queued ones, and closes the connection once the writer holding
     /// it (and its group's COMMIT) has finished.
-    func close(logger: Logger) async {
-        await connection.close(logger: logger)
+    func close() async {
+        await connection.close()
     }
 }
 
