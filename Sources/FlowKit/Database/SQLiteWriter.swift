@@ -32,7 +32,7 @@ final class SQLiteWriter: Sendable {
     /// connection reads or changes it.
     private struct Group {
         /// Writers whose changes are in the transaction, waiting for its COMMIT.
-        var pending: [EventLoopPromise<Void>] = []
+        var pending: [CommitSignal] = []
         /// Writers that have joined, including those whose changes were rolled back.
         var joined = 1
     }
@@ -66,18 +66,23 @@ final class SQLiteWriter: Sendable {
     /// it, and returns once that transaction has committed. Throws what `work` throws (its changes
     /// rolled back), or the error that made the shared transaction fail.
     func write<T>(_ work: (SQLiteHandle) async throws -> T) async throws -> T {
-        let (outcome, committed) = await withTaskExecutorPreference(executor) {
-            await takeTurn(work)
+        let outcome = await withTaskExecutorPreference(executor) {
+            let (outcome, committed) = await takeTurn(work)
+            // Waiting here, the writer is resumed on the connection's thread by the writer that
+            // commits, and leaves it for the caller's executor once (an event loop promise took
+            // two more thread wake-ups per write).
+            if let committed {
+                do { try await committed.wait() } catch { return Result<T, any Error>.failure(error) }
+            }
+            return outcome
         }
-        let value = try outcome.get()
-        try await committed?.futureResult.get()
-        return value
+        return try outcome.get()
     }
 
     /// Waits for the connection, runs `work` in the open transaction or a new one, and passes the
     /// transaction on or commits it. Returns the outcome of `work` and, when it succeeded, the
-    /// promise of the COMMIT that carries its changes.
-    private func takeTurn<T>(_ work: (SQLiteHandle) async throws -> T) async -> (Result<T, any Error>, EventLoopPromise<Void>?) {
+    /// signal of the COMMIT that carries its changes.
+    private func takeTurn<T>(_ work: (SQLiteHandle) async throws -> T) async -> (Result<T, any Error>, CommitSignal?) {
         let connection: SQLiteHandle
         do {
             connection = try await self.connection.lease()
@@ -101,11 +106,11 @@ final class SQLiteWriter: Sendable {
         // Writers that arrived meanwhile are jobs queued on this thread behind us (a statement
         // runs without suspending): let them join the queue, so the group can take them.
         await Task.yield()
-        let promise: EventLoopPromise<Void>? = outcome.isSuccess ? connection.eventLoop.makePromise() : nil
-        if case .commit(let pending) = passOn(connection, pending: promise) {
+        let signal: CommitSignal? = outcome.isSuccess ? CommitSignal() : nil
+        if case .commit(let pending) = passOn(connection, pending: signal) {
             await commit(connection, pending: pending)
         }
-        return (outcome, promise)
+        return (outcome, signal)
     }
 
     /// Takes back a failed writer's changes: its savepoint, or the whole transaction when it was
@@ -124,7 +129,7 @@ final class SQLiteWriter: Sendable {
             return group?.pending ?? []
         }
         let error = DatabaseError(.other, message: "the transaction this write shared with others was rolled back by SQLite: \(String(describing: DatabaseError.translate(cause)))")
-        lost.forEach { $0.fail(error) }
+        lost.forEach { $0.complete(.failure(error)) }
     }
 
     private enum Next {
@@ -132,12 +137,12 @@ final class SQLiteWriter: Sendable {
         /// back to the pool.
         case passedOn
         /// Nobody is waiting, or the group is full: the caller commits for `pending`.
-        case commit(pending: [EventLoopPromise<Void>])
+        case commit(pending: [CommitSignal])
     }
 
     /// Passes the connection, with the open transaction, to the next queued writer, or says to
     /// commit now; `pending` is the finishing writer's own wait for the COMMIT, if it succeeded.
-    private func passOn(_ connection: SQLiteHandle, pending: EventLoopPromise<Void>?) -> Next {
+    private func passOn(_ connection: SQLiteHandle, pending: CommitSignal?) -> Next {
         let next: Next? = group.withLock { group in
             guard group != nil else { return nil }
             if let pending { group!.pending.append(pending) }
@@ -155,7 +160,7 @@ final class SQLiteWriter: Sendable {
         return next
     }
 
-    private func commit(_ connection: SQLiteHandle, pending: [EventLoopPromise<Void>]) async {
+    private func commit(_ connection: SQLiteHandle, pending: [CommitSignal]) async {
         var failure: (any Error)?
         do {
             try await Self.control(connection, "COMMIT")
@@ -171,8 +176,8 @@ final class SQLiteWriter: Sendable {
         counts.withLock { $0 = ($0.commits + 1, $0.writes + joined) }
         groupSizes.record(joined)
         self.connection.release(connection)
-        for promise in pending {
-            if let failure { promise.fail(failure) } else { promise.succeed() }
+        for signal in pending {
+            signal.complete(failure.map { .failure($0) } ?? .success(()))
         }
     }
 
@@ -186,6 +191,33 @@ final class SQLiteWriter: Sendable {
     /// it (and its group's COMMIT) has finished.
     func close() async {
         await connection.close()
+    }
+}
+
+/// One writer's wait for the COMMIT that carries its changes: completed once, by the writer that
+/// commits (or rolls back) for the group.
+private final class CommitSignal: Sendable {
+    private let state = Mutex<(outcome: Result<Void, any Error>?, waiter: CheckedContinuation<Void, any Error>?)>((nil, nil))
+
+    func complete(_ outcome: Result<Void, any Error>) {
+        let waiter = state.withLock { state in
+            state.outcome = outcome
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: outcome)
+    }
+
+    /// Returns (or throws) once completed; at once if it already is.
+    func wait() async throws {
+        if let outcome = state.withLock({ $0.outcome }) { return try outcome.get() }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome = state.withLock { state in
+                if state.outcome == nil { state.waiter = continuation }
+                return state.outcome
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
     }
 }
 
