@@ -43,7 +43,7 @@ struct SQLiteHandleTests {
             for index in 1...5 {
                 try await handle.query("INSERT INTO items (id, name) VALUES (?1, ?2)", [.integer(index), .text("item \(index)")])
             }
-            #expect(handle.statementStatistics == (prepared: 2, kept: 2))
+            #expect(handle.statementStatistics == (prepared: 2, kept: 2, reprepared: 0))
             #expect(try await Self.rows(handle, "SELECT count(*) FROM items") == [[.integer(5)]])
 
             let capacity = SQLiteHandle.statementCacheCapacity
@@ -56,7 +56,31 @@ struct SQLiteHandleTests {
             _ = try await Self.rows(handle, "SELECT \(capacity - 1)")
             #expect(handle.statementStatistics.prepared == prepared)
             try await handle.query("INSERT INTO items (id, name) VALUES (?1, ?2)", [.integer(6), .text("item 6")])
-            #expect(handle.statementStatistics == (prepared: prepared + 1, kept: capacity))
+            #expect(handle.statementStatistics == (prepared: prepared + 1, kept: capacity, reprepared: 0))
+        }
+    }
+
+    @Test("a statement whose plan SQLite could tie to its values (a partial index) runs with new values without being prepared again")
+    func newValuesKeepThePlan() async throws {
+        try await Self.withHandle { handle in
+            // The bus claim's shape: sqlite3_clear_bindings between runs made SQLite prepare it
+            // again every time.
+            try await handle.query("CREATE TABLE jobs (id INTEGER PRIMARY KEY, queue TEXT NOT NULL, job_key TEXT, owner TEXT, due REAL NOT NULL)")
+            try await handle.query("CREATE INDEX jobs_queue_idx ON jobs (queue, id)")
+            try await handle.query("CREATE INDEX jobs_key_idx ON jobs (queue, job_key, id) WHERE job_key IS NOT NULL")
+            try await handle.query("INSERT INTO jobs (queue, job_key, due) VALUES ('q', 'k', 0), ('q', NULL, 0)")
+            for run in 1...5 {
+                try await handle.query("""
+                    UPDATE jobs SET owner = ?1 WHERE id IN (
+                        SELECT c.id FROM jobs c WHERE c.queue = ?2 AND c.due <= ?3
+                          AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.queue = c.queue AND e.job_key = c.job_key AND e.id < c.id)
+                        ORDER BY c.id LIMIT 8)
+                    RETURNING id
+                    """, [.text("worker \(run)"), .text("q"), .float(Double(run))])
+            }
+            #expect(handle.statementStatistics.reprepared == 0)
+            // A parameter left without a value is NULL, as in a newly prepared statement.
+            #expect(try await Self.rows(handle, "SELECT ?1 IS NULL, ?2 IS NULL", [.integer(1)]) == [[.integer(0), .integer(1)]])
         }
     }
 

@@ -80,8 +80,16 @@ final class SQLiteHandle: Sendable {
 
     var isClosed: Bool { state.withLock { $0.database == nil } }
 
-    /// Statements prepared so far, and how many are kept now.
-    var statementStatistics: (prepared: Int, kept: Int) { state.withLock { ($0.prepares, $0.statements.count) } }
+    /// Statements prepared so far, how many are kept now, and how often SQLite prepared the kept
+    /// ones again by itself (after a schema change, or for a plan that depends on a bound value).
+    var statementStatistics: (prepared: Int, kept: Int, reprepared: Int) {
+        state.withLock { state in
+            let reprepared = state.statements.values.reduce(0) { total, statement in
+                total + Int(sqlite_nio_sqlite3_stmt_status(statement.pointer, SQLITE_STMTSTATUS_REPREPARE, 0))
+            }
+            return (state.prepares, state.statements.count, reprepared)
+        }
+    }
 
     /// Runs `sql` (its first statement) with `binds` for `?1`, `?2`, …, and passes each result row
     /// to `onRow` as it is read. Runs to completion even when the calling task is cancelled: a
@@ -112,13 +120,18 @@ extension SQLiteHandle.State {
         let pointer = statement.pointer
         // Reset whatever happens: a statement left mid-way holds its read snapshot (and, on the
         // writer, its locks) open.
-        defer {
-            sqlite_nio_sqlite3_reset(pointer)
-            sqlite_nio_sqlite3_clear_bindings(pointer)
-        }
+        // Bindings are not cleared: every run binds all parameters again, and clearing them
+        // makes SQLite prepare the statement anew whenever its plan may depend on a bound value
+        // (sqlite3_clear_bindings expires it): the bus claim was prepared again on every run.
+        defer { sqlite_nio_sqlite3_reset(pointer) }
         for (offset, value) in binds.enumerated() {
             let code = Self.bind(value, at: Int32(offset + 1), of: pointer)
             guard code == SQLITE_OK else { throw SQLiteFailure(of: database, code: code) }
+        }
+        // Parameters without a value are NULL, as in a newly prepared statement.
+        let parameters = sqlite_nio_sqlite3_bind_parameter_count(pointer)
+        if binds.count < parameters {
+            for index in Int32(binds.count + 1)...parameters { sqlite_nio_sqlite3_bind_null(pointer, index) }
         }
         while true {
             let code = sqlite_nio_sqlite3_step(pointer)
