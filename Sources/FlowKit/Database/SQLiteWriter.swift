@@ -1,8 +1,5 @@
 import Logging
 import Metrics
-import NIOCore
-import NIOPosix
-import SQLiteNIO
 import Synchronization
 
 /// SQLite's one write connection, shared by group commit.
