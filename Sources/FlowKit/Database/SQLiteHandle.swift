@@ -119,10 +119,9 @@ extension SQLiteHandle.State {
         let statement = try prepared(sql, in: database)
         let pointer = statement.pointer
         // Reset whatever happens: a statement left mid-way holds its read snapshot (and, on the
-        // writer, its locks) open.
-        // Bindings are not cleared: every run binds all parameters again, and clearing them
-        // makes SQLite prepare the statement anew whenever its plan may depend on a bound value
-        // (sqlite3_clear_bindings expires it): the bus claim was prepared again on every run.
+        // writer, its locks) open. Bindings are not cleared: every run binds all parameters
+        // again, and sqlite3_clear_bindings expires a statement whose plan may depend on a bound
+        // value, so SQLite prepared it anew on the next run (the bus claim, on every run).
         defer { sqlite_nio_sqlite3_reset(pointer) }
         for (offset, value) in binds.enumerated() {
             let code = Self.bind(value, at: Int32(offset + 1), of: pointer)
