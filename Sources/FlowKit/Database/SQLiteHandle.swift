@@ -62,9 +62,9 @@ final class SQLiteHandle: Sendable {
                 if let database { sqlite_nio_sqlite3_close_v2(database) }
                 throw SQLiteFailure(code: code, message: "\(message) (\(path))")
             }
-            return UnsafeSendable(database)
+            return database
         }
-        return SQLiteHandle(database: database.value, executor: executor, logger: logger)
+        return SQLiteHandle(database: database, executor: executor, logger: logger)
     }
 
     /// sqlite-nio's note: initialising the library explicitly, once, avoids a race on its global
@@ -132,11 +132,14 @@ extension SQLiteHandle.State {
         if binds.count < parameters {
             for index in Int32(binds.count + 1)...parameters { sqlite_nio_sqlite3_bind_null(pointer, index) }
         }
+        var runColumns: SQLiteResultColumns?
         while true {
             let code = sqlite_nio_sqlite3_step(pointer)
             if code == SQLITE_DONE { return }
             guard code == SQLITE_ROW else { throw SQLiteFailure(of: database, code: code) }
-            let columns = statement.columns(current: pointer)
+            // Looked up at the first row: a statement SQLite prepared again may have new columns.
+            let columns = runColumns ?? statement.columns(current: pointer)
+            runColumns = columns
             var values: [SQLiteData] = []
             values.reserveCapacity(columns.names.count)
             for index in 0..<Int32(columns.names.count) { values.append(Self.value(at: index, of: pointer)) }
@@ -302,11 +305,4 @@ struct SQLiteFailure: Error, CustomStringConvertible {
     static let constraintRowID = SQLITE_CONSTRAINT | (10 << 8)
 
     var description: String { "SQLite error \(code): \(message)" }
-}
-
-/// Carries a value the compiler cannot see is safe to send: here a connection pointer that only
-/// moves, with its ownership, from the thread that opened it to the handle.
-private struct UnsafeSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
