@@ -36,7 +36,11 @@ public enum TestDatabases {
     }
 
     /// Runs `body` with an open, running database on `engine`, then closes and removes it.
-    public static func with<T>(_ engine: TestEngine, poolSize: Int = 4, acquireTimeout: Duration = .seconds(5),
+    ///
+    /// The default `acquireTimeout` is generous: the suites run in parallel on 2 cores with
+    /// bcrypt-heavy identity tests, and a CI run saw five PostgreSQL tests fail at 5 s while new
+    /// connections waited for CPU. Tests of the timeout itself pass their own.
+    public static func with<T>(_ engine: TestEngine, poolSize: Int = 4, acquireTimeout: Duration = .seconds(30),
                                statementCacheSize: Int = Database.Options.defaultStatementCacheSize,
                                _ body: (Database) async throws -> T) async throws -> T {
         FlowMetrics.bootstrap()
