@@ -44,6 +44,8 @@ public final class Database: Service, Sendable {
         /// PostgreSQL: statements each connection keeps prepared (``PostgresStatementCache``); 0
         /// runs every statement unnamed, for poolers that do not keep named statements.
         public var statementCacheSize: Int
+        /// PostgreSQL: how often every pooled connection is checked (``PostgresKeepAlive``).
+        public var connectionCheckInterval: Duration
 
         /// Twice the cores, at least 4. More connections than that do not add throughput on a
         /// CPU-bound server; they share the cores more unevenly and stretch the slowest requests.
@@ -58,8 +60,9 @@ public final class Database: Service, Sendable {
         public static let defaultStatementCacheSize = 200
 
         public init(poolSize: Int = Options.defaultPoolSize, acquireTimeout: Duration = .seconds(5), sqliteSynchronous: SQLiteSynchronous = .full,
-                    statementCacheSize: Int = Options.defaultStatementCacheSize) {
+                    statementCacheSize: Int = Options.defaultStatementCacheSize, connectionCheckInterval: Duration = .seconds(30)) {
             self.poolSize = poolSize
+            self.connectionCheckInterval = connectionCheckInterval
             self.acquireTimeout = acquireTimeout
             self.sqliteSynchronous = sqliteSynchronous
             self.statementCacheSize = statementCacheSize
@@ -92,10 +95,15 @@ public final class Database: Service, Sendable {
             var configuration = endpoint.clientConfiguration
             configuration.options.maximumConnections = options.poolSize
             configuration.options.connectTimeout = options.acquireTimeout
+            // All connections stay open and Flow checks them itself: see PostgresKeepAlive.
+            configuration.options.minimumConnections = options.poolSize
+            configuration.options.keepAliveBehavior = nil
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             let leases = PostgresLeases(poolSize: options.poolSize, acquireTimeout: options.acquireTimeout)
             let statements = options.statementCacheSize > 0 ? PostgresStatementCache(capacity: options.statementCacheSize) : nil
-            let backend = PostgresBackend(client: client, leases: leases, statements: statements, logger: logger)
+            let keepAlive = PostgresKeepAlive(poolSize: options.poolSize, interval: options.connectionCheckInterval,
+                                              timeout: PostgresKeepAlive.defaultTimeout, logger: logger)
+            let backend = PostgresBackend(client: client, leases: leases, statements: statements, keepAlive: keepAlive, logger: logger)
             return Database(location: location, backend: .postgres(backend), poolSize: options.poolSize, logger: logger)
         }
     }
@@ -267,9 +275,18 @@ public final class Database: Service, Sendable {
     private var backgroundWork: [@Sendable () async -> Void] {
         switch backend {
         case .postgres(let postgres):
-            [{ await postgres.client.run() }, { await postgres.leases.expireWaiters() }, { await self.runNotificationListener(postgres) }]
+            [{ await postgres.client.run() }, { await postgres.leases.expireWaiters() }, { await self.runNotificationListener(postgres) },
+             { await postgres.keepAlive.run(withConnection: postgres.withConnection) }]
         case .sqlite(let sqlite): [{ await sqlite.checkpointContinuously(logger: self.logger) }]
         }
+    }
+
+    /// Runs one round of PostgreSQL's connection check now, with its own timeout; for tests.
+    /// Nothing on SQLite.
+    func checkPostgresConnections(answerWithin timeout: Duration) async {
+        guard case .postgres(let postgres) = backend else { return }
+        let keepAlive = PostgresKeepAlive(poolSize: postgres.keepAlive.poolSize, interval: postgres.keepAlive.interval, timeout: timeout, logger: logger)
+        await keepAlive.checkEveryConnection(postgres.withConnection)
     }
 
     private func runNotificationListener(_ postgres: PostgresBackend) async {
@@ -447,6 +464,7 @@ private struct PostgresBackend: Sendable {
     let client: PostgresClient
     let leases: PostgresLeases
     let statements: PostgresStatementCache?
+    let keepAlive: PostgresKeepAlive
     let logger: Logger
 
     /// Leases a connection for `work`; the wait for it is bounded as ``PostgresLeases`` says.
