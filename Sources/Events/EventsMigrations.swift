@@ -33,6 +33,21 @@ enum EventsMigrations {
                 "ALTER TABLE events ADD COLUMN series_ends_at TIMESTAMPTZ",
                 "UPDATE events SET series_ends_at = CASE WHEN recurrence IS NULL THEN ends_at ELSE TIMESTAMPTZ '9999-12-31 23:59:59+00' END",
             ]),
+        // PostgreSQL's search tier 0 (every word in the title) walks the primary key backwards and
+        // tests each event until a page matches: ~1,100 events for a word in 2% of the titles.
+        // Reading the title's own tsvector from an index that also holds what the listing filter
+        // needs lets that walk skip the table (an index-only scan: ~40 index entries per page
+        // instead of a table row each); only the page found is read from the table. The index
+        // covers listed events only. SQLite's FTS5 already yields title matches by itself.
+        Migration(9, "index_title_search",
+            sqlite: ["SELECT 1"],
+            postgres: [
+                "ALTER TABLE events ADD COLUMN title_search tsvector GENERATED ALWAYS AS (to_tsvector('english', coalesce(title, ''))) STORED",
+                """
+                CREATE INDEX events_title_search_idx ON events (id) INCLUDE (title_search, series_ends_at)
+                WHERE status = 'published' AND visibility = 'public'
+                """,
+            ]),
     ]
 
     private static func invites(timestamp: String) -> [String] {

@@ -44,11 +44,6 @@ struct SearchTiers: Sendable {
     /// The `to_tsquery('english', …)` text of `tier`; the weights set by the migration are title A,
     /// tags B, summary C, description D.
     func tsquery(_ tier: Int) -> String {
-        func all(_ suffix: String, prefixLast: Bool = false) -> String {
-            "(" + words.enumerated().map { index, word in
-                word + (prefixLast && index == words.count - 1 ? ":*" : "") + suffix
-            }.joined(separator: " & ") + ")"
-        }
         let weights = [":A", ":AB", ":ABC"]
         switch tier {
         case 0: return all(weights[0])
@@ -56,5 +51,16 @@ struct SearchTiers: Sendable {
         case 3: return all("") + " & !" + all(weights[2])
         default: return all("", prefixLast: true) + " & !" + all("")
         }
+    }
+
+    /// Tier 0 for `events.title_search`, the title alone (unweighted, so no weight in the query):
+    /// the same matches as `tsquery(0)` on `events.search`.
+    var titleTsquery: String { all("") }
+
+    /// Every word, each followed by `suffix`; the last one as a prefix when `prefixLast`.
+    private func all(_ suffix: String, prefixLast: Bool = false) -> String {
+        "(" + words.enumerated().map { index, word in
+            word + (prefixLast && index == words.count - 1 ? ":*" : "") + suffix
+        }.joined(separator: " & ") + ")"
     }
 }

@@ -49,7 +49,7 @@ struct DiscoveryStore: Sendable {
             let limit = wanted - hits.count
             let found: [SearchHit]
             if sql.dialect.name == "postgresql" {
-                found = try await postgresTier(tiers.tsquery(tier), tier: tier, before: position, filters, now: now, limit: limit, on: sql)
+                found = try await postgresTier(tiers, tier: tier, before: position, filters, now: now, limit: limit, on: sql)
             } else {
                 found = try await sqliteTier(tiers.fts(tier), tier: tier, before: position.flatMap(Int64.init), filters, now: now, limit: limit, on: sql)
             }
@@ -88,15 +88,21 @@ struct DiscoveryStore: Sendable {
     }
 
     /// One tier on PostgreSQL: one query; the planner walks the primary key backwards while the
-    /// words are common and uses the GIN index when they are rare.
-    private func postgresTier(_ tsquery: String, tier: Int, before: String?, _ filters: Filters, now: Date, limit: Int,
+    /// words are common and uses the GIN index when they are rare. Tier 0 finds the page's ids
+    /// first, in `events_title_search_idx` (index only, EventsMigrations 9), then reads those
+    /// events: 0.66–0.77 ms instead of 1.4–1.6 ms for "jazz" at a million events (EXPLAIN
+    /// ANALYZE). The other tiers test `search`, which only the table holds, so they read it directly.
+    private func postgresTier(_ tiers: SearchTiers, tier: Int, before: String?, _ filters: Filters, now: Date, limit: Int,
                               on sql: any SQLDatabase) async throws -> [SearchHit] {
-        var query: SQLQueryString = """
-            SELECT \(unsafeRaw: EventStore.columns) FROM events e WHERE e.search @@ to_tsquery('english', \(bind: tsquery)) AND
-            """
-        query += " " + Self.conditions(filters, now: now)
-        if let before { query += " AND e.id < \(bind: before)" }
-        query += " ORDER BY e.id DESC LIMIT \(literal: limit)"
+        var selection: SQLQueryString = tier == 0
+            ? "FROM events e WHERE e.title_search @@ to_tsquery('english', \(bind: tiers.titleTsquery)) AND "
+            : "FROM events e WHERE e.search @@ to_tsquery('english', \(bind: tiers.tsquery(tier))) AND "
+        selection += Self.conditions(filters, now: now)
+        if let before { selection += " AND e.id < \(bind: before)" }
+        selection += " ORDER BY e.id DESC LIMIT \(literal: limit)"
+        let query: SQLQueryString = tier == 0
+            ? "SELECT \(unsafeRaw: EventStore.columns) FROM (SELECT e.id " + selection + ") AS hits CROSS JOIN events e WHERE e.id = hits.id ORDER BY e.id DESC"
+            : "SELECT \(unsafeRaw: EventStore.columns) " + selection
         return try await sql.raw(query).all().map { row in
             let event = try EventStore.event(from: row)
             return SearchHit(event: event, tier: tier, position: event.id)
