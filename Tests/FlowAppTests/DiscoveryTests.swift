@@ -85,6 +85,24 @@ struct DiscoveryTests {
         }
     }
 
+    @Test("nearby refuses a missing, empty, non-numeric or out-of-range centre or radius, naming the parameter")
+    func nearbyValidation() async throws {
+        try await withTestServer(.sqlite) { client, _ in
+            let cases = [
+                ("lng=-9.14", "lat"), ("lat=&lng=-9.14", "lat"), ("lat=91&lng=-9.14", "lat"), ("lat=38.7&lng=abc", "lng"),
+                ("lat=38.7&lng=-9.14&radius=", "radius"), ("lat=38.7&lng=-9.14&radius=0", "radius"),
+                ("lat=38.7&lng=-9.14&radius=501", "radius"), ("lat=38.7&lng=-9.14&radius=nan", "radius"),
+            ]
+            for (query, field) in cases {
+                let response = try await API.send(client, .get, "/api/v1/events/nearby?" + query)
+                #expect(response.status == .unprocessableContent, "\(query): \(response.text)")
+                let fields = ((response.errorBody()["details"] as? [String: Any])?["fields"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
+                #expect(fields == [field], "\(query): \(response.text)")
+            }
+            #expect(try await API.send(client, .get, "/api/v1/events/nearby?lat=38.7&lng=-9.14").status == .ok)
+        }
+    }
+
     @Test("nearby search reaches across the antimeridian, nearest first", arguments: TestEngine.allCases)
     func antimeridian(engine: TestEngine) async throws {
         try await withTestServer(engine) { client, _ in

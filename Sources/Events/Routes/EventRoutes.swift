@@ -203,8 +203,10 @@ struct EventRoutes: Sendable {
         return date
     }
 
+    /// A number from the query. Present but empty (`radius=`) is not a number: the OpenAPI
+    /// document says number, so it is refused rather than read as absent (schemathesis found it).
     static func number(_ raw: String?, _ field: String, required: Bool) throws -> Double? {
-        guard let raw, !raw.isEmpty else {
+        guard let raw else {
             if required { throw APIError.validation(field: field, "is required") }
             return nil
         }
@@ -213,7 +215,7 @@ struct EventRoutes: Sendable {
     }
 
     static func attendanceStatus(_ request: Request) throws -> AttendanceStatus? {
-        guard let raw = request.uri.queryParameters["status"], !raw.isEmpty else { return nil }
+        guard let raw = request.uri.queryParameters["status"] else { return nil }
         guard let status = AttendanceStatus(rawValue: String(raw)) else {
             throw APIError.validation(field: "status", "must be going, interested or waitlisted")
         }

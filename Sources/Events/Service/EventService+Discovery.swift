@@ -39,7 +39,10 @@ extension EventService {
     /// Events within `radiusKm` of a point, nearest first, each with its distance.
     public func nearby(latitude: Double, longitude: Double, radiusKm: Double, _ query: DiscoveryQuery, viewer: AuthenticatedUser?,
                        page: PageRequest) async throws -> Page<EventView> {
+        // Named as the query parameters are (`lat`, `lng`).
+        let queryNames = ["latitude": "lat", "longitude": "lng"]
         var problems = CoordinateRules.problems(latitude: latitude, longitude: longitude, prefix: "")
+            .map { FieldProblem(field: queryNames[$0.field] ?? $0.field, problem: $0.problem) }
         if !(radiusKm.isFinite && radiusKm > 0 && radiusKm <= 500) { problems.append(FieldProblem(field: "radius", problem: "must be more than 0 and at most 500 (km)")) }
         guard problems.isEmpty else { throw APIError.validation(problems) }
         let center = Coordinate(latitude: latitude, longitude: longitude)
