@@ -2,7 +2,6 @@
 import FlowTestSupport
 import Foundation
 import SQLKit
-import Synchronization
 import Testing
 
 /// Flow's check of pooled PostgreSQL connections (``PostgresKeepAlive``).
@@ -60,15 +59,13 @@ struct PostgresKeepAliveTests {
     /// The backend pids of `count` connections leased at once (each holds its lease until all
     /// have one, so they are different connections).
     private static func poolBackends(_ database: Database, count: Int) async throws -> [Int] {
-        let arrived = Gate()
-        let remaining = Counter(count)
+        let together = CountdownGate(expected: count)
         return try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<count {
                 group.addTask {
                     try await database.read { sql in
                         let pid = try await sql.raw("SELECT pg_backend_pid() AS pid").first()!.decode(column: "pid", as: Int.self)
-                        if remaining.decrement() == 0 { arrived.open() }
-                        await arrived.wait()
+                        await together.arrive()
                         return pid
                     }
                 }
@@ -76,10 +73,4 @@ struct PostgresKeepAliveTests {
             return try await group.reduce(into: []) { $0.append($1) }.sorted()
         }
     }
-}
-
-private final class Counter: Sendable {
-    private let value: Mutex<Int>
-    init(_ value: Int) { self.value = Mutex(value) }
-    func decrement() -> Int { value.withLock { $0 -= 1; return $0 } }
 }

@@ -62,10 +62,10 @@ public final class Database: Service, Sendable {
         public init(poolSize: Int = Options.defaultPoolSize, acquireTimeout: Duration = .seconds(5), sqliteSynchronous: SQLiteSynchronous = .full,
                     statementCacheSize: Int = Options.defaultStatementCacheSize, connectionCheckInterval: Duration = .seconds(30)) {
             self.poolSize = poolSize
-            self.connectionCheckInterval = connectionCheckInterval
             self.acquireTimeout = acquireTimeout
             self.sqliteSynchronous = sqliteSynchronous
             self.statementCacheSize = statementCacheSize
+            self.connectionCheckInterval = connectionCheckInterval
         }
     }
 

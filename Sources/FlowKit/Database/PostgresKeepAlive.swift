@@ -1,6 +1,5 @@
 import Logging
 import PostgresNIO
-import Synchronization
 
 /// Checks every pooled PostgreSQL connection at a fixed interval: each runs `SELECT 1`, and one
 /// that does not answer within `timeout` is closed, so the pool opens another.
@@ -38,7 +37,7 @@ struct PostgresKeepAlive: Sendable {
     /// timeout passed), so each lands on a different connection. Leased one after another, they
     /// would all get the same idle connection. Leases queue with requests, in order.
     func checkEveryConnection(_ withConnection: @escaping @Sendable (@Sendable (PostgresConnection) async throws -> Void) async throws -> Void) async {
-        let gate = RoundGate(expected: poolSize)
+        let gate = CountdownGate(expected: poolSize)
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 // Nobody waits at the gate longer than the timeout: a lease still queued behind busy
@@ -88,28 +87,4 @@ struct PostgresKeepAlive: Sendable {
             group.cancelAll()
         }
     }
-}
-
-/// Where the leases of one round wait for each other: opens when `expected` leases have
-/// arrived or left, or when ``open()`` is called.
-private final class RoundGate: Sendable {
-    private let gate = Gate()
-    private let remaining: Atomic<Int>
-
-    init(expected: Int) {
-        remaining = Atomic(expected)
-    }
-
-    /// Counts as one of the expected and waits until the gate opens.
-    func arrive() async {
-        leave()
-        await gate.wait()
-    }
-
-    /// Counts as one of the expected without waiting (its lease failed).
-    func leave() {
-        if remaining.subtract(1, ordering: .relaxed).newValue == 0 { gate.open() }
-    }
-
-    func open() { gate.open() }
 }

@@ -47,3 +47,28 @@ public final class Gate: Sendable {
         }
     }
 }
+
+/// A ``Gate`` that opens once `expected` parties have arrived (or left without waiting), or when
+/// ``open()`` is called: a barrier for tasks that must hold something at the same time, such as
+/// leases that must land on different pooled connections (``PostgresKeepAlive``).
+final class CountdownGate: Sendable {
+    private let gate = Gate()
+    private let remaining: Atomic<Int>
+
+    init(expected: Int) {
+        remaining = Atomic(expected)
+    }
+
+    /// Counts as one of the expected and waits until the gate opens.
+    func arrive() async {
+        leave()
+        await gate.wait()
+    }
+
+    /// Counts as one of the expected without waiting.
+    func leave() {
+        if remaining.subtract(1, ordering: .relaxed).newValue == 0 { gate.open() }
+    }
+
+    func open() { gate.open() }
+}
