@@ -127,8 +127,8 @@ struct DiscoveryTests {
             let events = try #require(server.modules.compactMap { $0 as? EventsModule }.first).service
             // 600 events within ~25 km of Longyearbyen (latitude 78: a degree east is a fifth of a
             // degree north, so nearest in degrees is far from nearest): many more than a first
-            // read's candidates fit in the box, so PostgreSQL's partial nearest-first reads and
-            // their completeness bound decide the order.
+            // read's candidates fit in the radius, so the engines' partial nearest-first reads
+            // decide the order.
             let svalbard = SeedCity(name: "Longyearbyen", latitude: 78.22, longitude: 15.65, timeZone: "Arctic/Longyearbyen")
             try await EventSeeder(service: events).seedSynthetic(count: 600, organizerIds: [ada.id], city: svalbard, seed: 9) { _ in }
             let (lat, lng, radius) = (78.23, 15.70, 12.0)
@@ -143,7 +143,16 @@ struct DiscoveryTests {
                 event.longitude = index < 120 ? lng : lng + (1.0 + Double(index - 120) * 0.01) / (kmPerDegree * cos(lat * .pi / 180))
                 return event
             }
-            try await events.database.transaction { tx in try await events.store.insertBatch(line, in: tx) }
+            // And 40 events at one venue 1.5 km west, equally distant: more than a read's
+            // candidates tie, so PostgreSQL's reads end inside the tie (only what is ranked below
+            // a read's last rank is known complete) and pages split it by id.
+            let venue = (0..<40).map { _ -> EventRecord in
+                var event = EventSeeder.syntheticEvent(organizerId: ada.id, city: svalbard, venue: nil, now: Date(), random: &random)
+                event.latitude = lat
+                event.longitude = lng - 1.5 / (kmPerDegree * cos(lat * .pi / 180))
+                return event
+            }
+            try await events.database.transaction { tx in try await events.store.insertBatch(line + venue, in: tx) }
             let eastIds = Set(line.suffix(30).map(\.id)), northIds = Set(line.prefix(120).map(\.id))
             var seen: [String] = []
             var distances: [Double] = []

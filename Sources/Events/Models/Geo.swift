@@ -43,4 +43,11 @@ enum Geo {
         let h = sin(dLat / 2) * sin(dLat / 2) + cos(lat1) * cos(lat2) * sin(dLng / 2) * sin(dLng / 2)
         return 2 * earthRadiusKm * asin(min(1, sqrt(h)))
     }
+
+    /// The straight-line distance through the unit sphere between two points `km` apart on the
+    /// surface: what PostgreSQL's nearby index measures (``DiscoveryStore/unitVector``). It grows
+    /// with the great-circle distance, so nearest by chord is nearest on the Earth.
+    static func chord(km: Double) -> Double {
+        2 * sin(min(km / earthRadiusKm, .pi) / 2)
+    }
 }

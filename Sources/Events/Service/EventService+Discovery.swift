@@ -49,16 +49,16 @@ extension EventService {
         return try await database.read { sql in
             let filters = try await filters(query, on: sql)
             let now = Date()
-            // Search a small box first and widen it fourfold until it holds a full page: the
-            // nearest events inside a circle are the nearest overall, so the last (largest) box
-            // holds about a page of rows instead of every event within the radius.
+            // Read the nearest events inside a box around the circle (``DiscoveryStore/firstReach``
+            // says how large), and widen it fourfold until it holds a full page: the nearest
+            // events inside a circle are the nearest overall.
             let wanted = page.limit + 1
-            var reach = min(radiusKm, max(radiusKm / 64, 0.25))
-            var candidates = discovery.firstRead(toFill: wanted, around: center, on: sql)
+            var reach = discovery.firstReach(within: radiusKm, on: sql)
+            var candidates = discovery.firstRead(toFill: wanted, on: sql)
             var inside: [(EventRecord, rank: Double, distance: Double)] = []
             while true {
                 let boxes = BoundingBox.covering(center, radiusKm: reach)
-                let found = try await discovery.nearby(center: center, boxes: boxes, filters, now: now,
+                let found = try await discovery.nearby(center: center, reachKm: reach, boxes: boxes, filters, now: now,
                                                        page: PageRequest(limit: wanted - 1, after: page.after), candidates: candidates, on: sql)
                 let completeBelow = found.completeBelowRank ?? .infinity
                 inside = found.events.compactMap { event, rank in

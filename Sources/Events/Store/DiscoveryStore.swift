@@ -110,76 +110,83 @@ struct DiscoveryStore: Sendable {
     }
 
     /// What ``nearby`` read: up to a page of events nearest first, each with its rank (the
-    /// squared equirectangular distance), and how far the read is known to be complete.
+    /// squared equirectangular distance on SQLite, the chord through the unit sphere on
+    /// PostgreSQL), and how far the read is known to be complete.
     struct NearbyRead: Sendable {
         let events: [(event: EventRecord, rank: Double)]
-        /// PostgreSQL read only the `candidates` entries nearest in degrees: events ranked below
-        /// this are all there, farther ones may be missing. Nil when nothing was left unread
-        /// (always on SQLite, which answers that through ``boxesHoldMore``).
+        /// PostgreSQL read only the `candidates` nearest entries: the last rank read may have
+        /// more events than were read (ties: events at one venue), so only events ranked below
+        /// it are known to be all there. Nil when nothing was left unread (always on SQLite,
+        /// which answers that through ``boxesHoldMore``).
         let completeBelowRank: Double?
+    }
+
+    /// The SQL of an event's point on the unit sphere (x, y, z), from the `latitude` and
+    /// `longitude` columns of `table` (or unqualified): the expression PostgreSQL's nearby index
+    /// holds (migration `index_nearby_unit_vector`), so a query must spell it the same way. The
+    /// straight-line distance (`<->`) between two such points is the chord, which grows with the
+    /// great-circle distance: nearest first by chord is nearest first on the Earth, across the
+    /// antimeridian and at the poles too.
+    static func unitVector(table: String?) -> String {
+        let latitude = table.map { "\($0).latitude" } ?? "latitude"
+        let longitude = table.map { "\($0).longitude" } ?? "longitude"
+        return "cube(array[cos(radians(\(latitude))) * cos(radians(\(longitude))), cos(radians(\(latitude))) * sin(radians(\(longitude))), sin(radians(\(latitude)))])"
+    }
+
+    /// The radius (km) of the first box ``nearby`` reads, searching within `radiusKm`.
+    ///
+    /// SQLite reads whole R*Tree boxes, whose cost grows with the entries they hold: it starts
+    /// with a small box (a 64th of the radius, at least 250 m) and the caller widens it fourfold
+    /// until it holds a page, so the last box holds about a page instead of every event within the
+    /// radius. PostgreSQL walks its index nearest first and stops after the rows it was asked for,
+    /// whatever the bound: it reads within the whole radius at once.
+    func firstReach(within radiusKm: Double, on sql: any SQLDatabase) -> Double {
+        sql.dialect.name == "postgresql" ? radiusKm : min(radiusKm, max(radiusKm / 64, 0.25))
     }
 
     /// How many index entries ``nearby``'s first read takes to fill `wanted` rows.
     ///
     /// SQLite reads R*Tree entries before the filters (status, visibility, dates) drop any, so it
-    /// reads four pages' worth. PostgreSQL applies the filters while it walks the GiST index, but
-    /// it walks in plain degrees: of the rows read, only those within cos(latitude) of the
-    /// farthest one are known to be in order (``NearbyRead/completeBelowRank``), about
-    /// cos(latitude) of them when events are spread evenly. It reads `wanted / cos(latitude)` and
-    /// half again for the unevenness, which almost never needs a second read: at Lisbon's latitude
-    /// 41 rows for a page of 20 instead of 84, and the read's cost grows with its rows (pgbench on
-    /// the 1M-event database: 84 rows 915 queries/s, 32 rows 1,567).
-    func firstRead(toFill wanted: Int, around center: Coordinate, on sql: any SQLDatabase) -> Int {
-        guard sql.dialect.name == "postgresql" else { return wanted * 4 }
-        let scale = max(cos(center.latitude * .pi / 180), 0.1)
-        return Int((Double(wanted) * 1.5 / scale).rounded(.up))
+    /// reads four pages' worth. PostgreSQL applies the filters while it walks its index in true
+    /// distance order: a page and a few more, so that a tie at the end of the read (events at one
+    /// venue) rarely needs a second one.
+    func firstRead(toFill wanted: Int, on sql: any SQLDatabase) -> Int {
+        sql.dialect.name == "postgresql" ? wanted + 4 : wanted * 4
     }
 
     /// How many entries the next read of the same box takes when `candidates` were too few:
     /// SQLite's filters may drop most of what it reads, so eight times as many; PostgreSQL's
-    /// read was only short of the unevenness margin, so twice as many.
+    /// read ended inside a group of equally distant events, so twice as many.
     func nextRead(after candidates: Int, on sql: any SQLDatabase) -> Int {
         sql.dialect.name == "postgresql" ? candidates * 2 : candidates * 8
     }
 
-    /// Events within `boxes`, nearest to `center` first.
-    /// The order uses the squared equirectangular distance, with the longitude difference taken
-    /// the short way round (across the antimeridian): exact enough to rank within a few hundred
-    /// km, and plain arithmetic on both engines. The caller computes the great-circle distance
-    /// it shows.
+    /// Events within `reachKm` of `center` (SQLite: within `boxes`, which cover that circle),
+    /// nearest first.
     ///
-    /// Both engines read about `candidates` entries, nearest first, instead of a whole box:
-    /// SQLite takes the nearest entries of the R*Tree (coordinates only, compact pages) before
-    /// touching `events` for the filters, and the caller asks ``boxesHoldMore`` when the filters
-    /// left too few. PostgreSQL walks the GiST index nearest first (`<->`, KNN) with the filters
-    /// applied on the way and stops after `candidates` rows. Its `<->` measures plain degrees,
-    /// which overstate east–west distance by 1/cos(latitude); every unread row is at least
-    /// `cos²(latitude) × d²` away in rank, `d` being the last row's distance in degrees, so rows
-    /// ranked below that are exact (``NearbyRead/completeBelowRank``). Reading whole boxes made
-    /// PostgreSQL's p99 (a widened box holds thousands of rows) ten times its median.
-    func nearby(center: Coordinate, boxes: [BoundingBox], _ filters: Filters, now: Date, page: PageRequest, candidates: Int,
-                on sql: any SQLDatabase) async throws -> NearbyRead {
-        let scale = cos(center.latitude * .pi / 180)
-        let postgres = sql.dialect.name == "postgresql"
-        func proximity(_ latitude: String, _ longitude: String) -> SQLQueryString {
-            let eastWest: SQLQueryString = """
-                \(unsafeRaw: postgres ? "LEAST" : "min")(abs(\(unsafeRaw: longitude) - \(bind: center.longitude)), 360 - abs(\(unsafeRaw: longitude) - \(bind: center.longitude))) * \(bind: scale)
-                """
-            let northSouth: SQLQueryString = "(\(unsafeRaw: latitude) - \(bind: center.latitude))"
-            return "(" + northSouth + " * " + northSouth + " + " + eastWest + " * " + eastWest + ")"
-        }
-        var afterCursor: SQLQueryString?
-        if let after = page.after, after.count == 2, let rank = Double(after[0]) {
-            afterCursor = "(proximity > \(bind: rank) OR (proximity = \(bind: rank) AND id > \(bind: after[1])))"
-        }
-        if postgres {
-            let point: SQLQueryString = "point(e.longitude, e.latitude)"
-            let knn: SQLQueryString = point + " <-> point(\(bind: center.longitude), \(bind: center.latitude))"
-            let within = boxes.map { box -> SQLQueryString in
-                point + " <@ box(point(\(bind: box.minLongitude), \(bind: box.minLatitude)), point(\(bind: box.maxLongitude), \(bind: box.maxLatitude)))"
-            }
-            var inner: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), " + proximity("e.latitude", "e.longitude") + " AS proximity, "
-            inner += knn + " AS degrees FROM events e WHERE e.latitude IS NOT NULL AND (" + within.joined(separator: " OR ") + ") AND "
+    /// PostgreSQL walks its GiST index of unit vectors (``unitVector(table:)``) nearest first
+    /// (KNN, `<->`), bounded by the cube around the circle's chord, with the filters applied on
+    /// the way, and stops after `candidates` rows; the rank is the chord, exact. Its index walk
+    /// orders by distance alone: a tie-break by id in the same `ORDER BY` would make PostgreSQL
+    /// read and sort the whole bound instead, so the page is sorted by (rank, id) after the walk.
+    ///
+    /// SQLite orders by the squared equirectangular distance, with the longitude difference
+    /// taken the short way round (across the antimeridian): exact enough to rank within a few
+    /// hundred km. It takes the nearest R*Tree entries of each box (coordinates only, compact
+    /// pages) before touching `events` for the filters, and the caller asks ``boxesHoldMore``
+    /// when the filters left too few. The caller computes the great-circle distance it shows.
+    func nearby(center: Coordinate, reachKm: Double, boxes: [BoundingBox], _ filters: Filters, now: Date, page: PageRequest,
+                candidates: Int, on sql: any SQLDatabase) async throws -> NearbyRead {
+        var after: (rank: Double, id: String)?
+        if let cursor = page.after, cursor.count == 2, let rank = Double(cursor[0]) { after = (rank, cursor[1]) }
+        if sql.dialect.name == "postgresql" {
+            let latitude = center.latitude * .pi / 180, longitude = center.longitude * .pi / 180
+            let here: SQLQueryString = "cube(array[\(bind: cos(latitude) * cos(longitude)), \(bind: cos(latitude) * sin(longitude)), \(bind: sin(latitude))])"
+            let chord: SQLQueryString = "\(unsafeRaw: Self.unitVector(table: "e")) <-> " + here
+            // The cube around the circle: its half side is the circle's chord (a hair more for
+            // rounding), so it holds every point of the sphere within the radius.
+            let bound: SQLQueryString = "\(unsafeRaw: Self.unitVector(table: "e")) <@ cube_enlarge(" + here + ", \(bind: Geo.chord(km: reachKm) * 1.000001 + 1e-12), 3)"
+            var inner: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), " + chord + " AS proximity FROM events e WHERE e.latitude IS NOT NULL AND " + bound + " AND "
             // PostgreSQL's own clock instead of a bound `now`: a prepared nearby statement then gets
             // a generic plan (planned once per connection, not per call; ~0.2 ms of the server's
             // CPU per request). Against a bound timestamp the generic plan's estimate assumes a
@@ -188,30 +195,39 @@ struct DiscoveryStore: Sendable {
             // and is never chosen. `now()` is estimated from its value in both. The plan itself
             // does not depend on the values: the index walk nearest first is the only sensible one.
             inner += Self.conditions(filters, now: now, serverClock: true)
-            // `<->` does not wrap at ±180°: across the antimeridian (two boxes) read the boxes whole.
-            let nearestFirst = boxes.count == 1
-            var query: SQLQueryString = "SELECT *, MAX(degrees) OVER () AS reach_degrees, COUNT(*) OVER () AS read_count FROM (SELECT * FROM ("
-            query += inner + ") AS e"
-            if let afterCursor { query += " WHERE " + afterCursor }
-            if nearestFirst { query += " ORDER BY degrees LIMIT \(literal: candidates)" }
-            query += ") AS near ORDER BY proximity, id LIMIT \(literal: page.limit + 1)"
+            if let after {
+                inner += " AND (" + chord + " > \(bind: after.rank) OR (" + chord + " = \(bind: after.rank) AND e.id > \(bind: after.id)))"
+            }
+            // By the column, not the expression again: the expression's binds would be new
+            // parameters, and PostgreSQL could not tell that the walk's order is the column's. The
+            // generic plan would then sort the page in full, look costlier than one planned for
+            // the values, and be replanned on every call (+0.3 ms of its CPU each).
+            inner += " ORDER BY proximity LIMIT \(literal: candidates)"
+            let query: SQLQueryString = "SELECT *, MAX(proximity) OVER () AS reach, COUNT(*) OVER () AS read_count FROM (" + inner
+                + ") AS near ORDER BY proximity, id LIMIT \(literal: page.limit + 1)"
             let rows = try await sql.raw(query).all()
             let events = try rows.map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
-            guard nearestFirst, let first = rows.first, try first.decode(column: "read_count", as: Int.self) >= candidates else {
+            guard let first = rows.first, try first.decode(column: "read_count", as: Int.self) >= candidates else {
                 return NearbyRead(events: events, completeBelowRank: nil)
             }
-            let reach = try first.decode(column: "reach_degrees", as: Double.self)
-            return NearbyRead(events: events, completeBelowRank: scale * scale * reach * reach)
+            return NearbyRead(events: events, completeBelowRank: try first.decode(column: "reach", as: Double.self))
         }
         // One R*Tree scan per box (an OR would not use the index), merged by proximity.
-        let after = page.after.flatMap { $0.count == 2 ? Double($0[0]) : nil }
+        let scale = cos(center.latitude * .pi / 180)
+        func proximity(_ latitude: String, _ longitude: String) -> SQLQueryString {
+            let eastWest: SQLQueryString = """
+                min(abs(\(unsafeRaw: longitude) - \(bind: center.longitude)), 360 - abs(\(unsafeRaw: longitude) - \(bind: center.longitude))) * \(bind: scale)
+                """
+            let northSouth: SQLQueryString = "(\(unsafeRaw: latitude) - \(bind: center.latitude))"
+            return "(" + northSouth + " * " + northSouth + " + " + eastWest + " * " + eastWest + ")"
+        }
         let scans = boxes.map { box -> SQLQueryString in
             var scan: SQLQueryString = "SELECT id AS geo_id, " + proximity("min_lat", "min_lng") + " AS proximity FROM events_geo "
             scan += """
                 WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
                 AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)
                 """
-            if let after { scan += " AND " + proximity("min_lat", "min_lng") + " >= \(bind: after)" }
+            if let after { scan += " AND " + proximity("min_lat", "min_lng") + " >= \(bind: after.rank)" }
             return scan
         }
         var geo = scans.joined(separator: " UNION ALL ")
@@ -219,14 +235,14 @@ struct DiscoveryStore: Sendable {
         var inner: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), g.proximity AS proximity FROM (" + geo + ") AS g CROSS JOIN events e ON e.rowid = g.geo_id WHERE "
         inner += " " + Self.conditions(filters, now: now)
         var query: SQLQueryString = "SELECT * FROM (" + inner + ") AS near"
-        if let afterCursor { query += " WHERE " + afterCursor }
+        if let after { query += " WHERE (proximity > \(bind: after.rank) OR (proximity = \(bind: after.rank) AND id > \(bind: after.id)))" }
         query += " ORDER BY proximity, id LIMIT \(literal: page.limit + 1)"
         let events = try await sql.raw(query).all().map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
         return NearbyRead(events: events, completeBelowRank: nil)
     }
 
     /// Whether `boxes` hold more than `candidates` R*Tree entries, i.e. whether ``nearby`` read
-    /// only part of them. Always false on PostgreSQL, which reads the whole box.
+    /// only part of them. Always false on PostgreSQL, whose read says so itself.
     func boxesHoldMore(_ boxes: [BoundingBox], than candidates: Int, on sql: any SQLDatabase) async throws -> Bool {
         guard sql.dialect.name != "postgresql" else { return false }
         let scans = boxes.map { box -> SQLQueryString in
