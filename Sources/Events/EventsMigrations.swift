@@ -54,13 +54,14 @@ enum EventsMigrations {
         // city's edge) it read again and again, up to six queries and 240 ms for one page. The
         // index of each event's point on the unit sphere (the `cube` extension, trusted since
         // PostgreSQL 13: the database owner may create it) is walked by true distance, as chord
-        // lengths. SQLite's R*Tree is unchanged.
+        // lengths. SQLite's R*Tree is unchanged. The point index stays for instances of the
+        // previous release still serving during a rolling upgrade (without it their nearby search
+        // would read the whole table); a later release drops it.
         Migration(10, "index_nearby_unit_vector",
             sqlite: ["SELECT 1"],
             postgres: [
                 "CREATE EXTENSION IF NOT EXISTS cube",
                 "CREATE INDEX events_geo_vector_idx ON events USING gist (\(DiscoveryStore.unitVector(table: nil))) WHERE latitude IS NOT NULL",
-                "DROP INDEX events_geo_idx",
             ]),
     ]
 
