@@ -120,6 +120,20 @@ struct DiscoveryTests {
         }
     }
 
+    @Test("nearby search at the North Pole finds events on every side of it, nearest first", arguments: TestEngine.allCases)
+    func northPole(engine: TestEngine) async throws {
+        try await withTestServer(engine) { client, _ in
+            let ada = try await API.register(client, "ada@example.com", "ada")
+            // 0.05° of latitude is 5.6 km, whatever the longitude; 0.12° is 13.3 km.
+            for (title, lat, lng) in [("Greenwich side", 89.95, 0.0), ("Asian side", 89.96, 90.0), ("Date line side", 89.97, 180.0),
+                                      ("American side", 89.94, -90.0), ("Too far", 89.88, 45.0)] {
+                _ = try await EventRouteTests.create(client, ada.token, EventRouteTests.eventJSON(title, lat: lat, lng: lng))
+            }
+            let near = try await API.send(client, .get, "/api/v1/events/nearby?lat=90&lng=0&radius=10")
+            #expect(Self.titles(near) == ["Date line side", "Asian side", "Greenwich side", "American side"], "\(near.text)")
+        }
+    }
+
     @Test("nearby pages list every event in the radius exactly once, in true distance order, far north too (partial reads)", arguments: TestEngine.allCases)
     func nearbyMatchesBruteForce(engine: TestEngine) async throws {
         try await withTestServer(engine) { client, server in
