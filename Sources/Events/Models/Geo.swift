@@ -45,7 +45,7 @@ enum Geo {
     }
 
     /// The straight-line distance through the unit sphere between two points `km` apart on the
-    /// surface: what PostgreSQL's nearby index measures (``DiscoveryStore/unitVector``). It grows
+    /// surface: what PostgreSQL's nearby index measures (``DiscoveryStore/unitVector(table:)``). It grows
     /// with the great-circle distance, so nearest by chord is nearest on the Earth.
     static func chord(km: Double) -> Double {
         2 * sin(min(km / earthRadiusKm, .pi) / 2)
