@@ -49,16 +49,15 @@ extension EventService {
         return try await database.read { sql in
             let filters = try await filters(query, on: sql)
             let now = Date()
-            // Read the nearest events inside a box around the circle (``DiscoveryStore/firstReach``
-            // says how large), and widen it fourfold until it holds a full page: the nearest
-            // events inside a circle are the nearest overall.
+            // Read the nearest events within a circle (``DiscoveryStore/firstReach`` says how
+            // large), and widen it fourfold until it holds a full page: the nearest events inside
+            // a circle are the nearest overall.
             let wanted = page.limit + 1
             var reach = discovery.firstReach(within: radiusKm, on: sql)
             var candidates = discovery.firstRead(toFill: wanted, on: sql)
             var inside: [(EventRecord, rank: Double, distance: Double)] = []
             while true {
-                let boxes = BoundingBox.covering(center, radiusKm: reach)
-                let found = try await discovery.nearby(center: center, reachKm: reach, boxes: boxes, filters, now: now,
+                let found = try await discovery.nearby(center: center, reachKm: reach, filters, now: now,
                                                        page: PageRequest(limit: wanted - 1, after: page.after), candidates: candidates, on: sql)
                 let completeBelow = found.completeBelowRank ?? .infinity
                 inside = found.events.compactMap { event, rank in
@@ -69,7 +68,7 @@ extension EventService {
                 // The box held more entries than were read: read more before widening it (filters
                 // dropped many). PostgreSQL's read says so itself; SQLite is asked.
                 var readPart = found.completeBelowRank != nil
-                if !readPart { readPart = try await discovery.boxesHoldMore(boxes, than: candidates, on: sql) }
+                if !readPart { readPart = try await discovery.readPart(around: center, reachKm: reach, than: candidates, on: sql) }
                 if readPart {
                     candidates = discovery.nextRead(after: candidates, on: sql)
                     continue

@@ -117,7 +117,7 @@ struct DiscoveryStore: Sendable {
         /// PostgreSQL read only the `candidates` nearest entries: the last rank read may have
         /// more events than were read (ties: events at one venue), so only events ranked below
         /// it are known to be all there. Nil when nothing was left unread (always on SQLite,
-        /// which answers that through ``boxesHoldMore``).
+        /// which answers that through ``readPart(around:reachKm:than:on:)``).
         let completeBelowRank: Double?
     }
 
@@ -161,8 +161,7 @@ struct DiscoveryStore: Sendable {
         sql.dialect.name == "postgresql" ? candidates * 2 : candidates * 8
     }
 
-    /// Events within `reachKm` of `center` (SQLite: within `boxes`, which cover that circle),
-    /// nearest first.
+    /// Events within `reachKm` of `center`, nearest first.
     ///
     /// PostgreSQL walks its GiST index of unit vectors (``unitVector(table:)``) nearest first
     /// (KNN, `<->`), bounded by the cube around the circle's chord, with the filters applied on
@@ -172,10 +171,11 @@ struct DiscoveryStore: Sendable {
     ///
     /// SQLite orders by the squared equirectangular distance, with the longitude difference
     /// taken the short way round (across the antimeridian): exact enough to rank within a few
-    /// hundred km. It takes the nearest R*Tree entries of each box (coordinates only, compact
-    /// pages) before touching `events` for the filters, and the caller asks ``boxesHoldMore``
-    /// when the filters left too few. The caller computes the great-circle distance it shows.
-    func nearby(center: Coordinate, reachKm: Double, boxes: [BoundingBox], _ filters: Filters, now: Date, page: PageRequest,
+    /// hundred km. It takes the nearest R*Tree entries of each box covering the circle (one, or
+    /// two across the antimeridian; coordinates only, compact pages) before touching `events` for
+    /// the filters, and the caller asks ``readPart(around:reachKm:than:on:)`` when the filters
+    /// left too few. The caller computes the great-circle distance it shows.
+    func nearby(center: Coordinate, reachKm: Double, _ filters: Filters, now: Date, page: PageRequest,
                 candidates: Int, on sql: any SQLDatabase) async throws -> NearbyRead {
         var after: (rank: Double, id: String)?
         if let cursor = page.after, cursor.count == 2, let rank = Double(cursor[0]) { after = (rank, cursor[1]) }
@@ -221,7 +221,7 @@ struct DiscoveryStore: Sendable {
             let northSouth: SQLQueryString = "(\(unsafeRaw: latitude) - \(bind: center.latitude))"
             return "(" + northSouth + " * " + northSouth + " + " + eastWest + " * " + eastWest + ")"
         }
-        let scans = boxes.map { box -> SQLQueryString in
+        let scans = BoundingBox.covering(center, radiusKm: reachKm).map { box -> SQLQueryString in
             var scan: SQLQueryString = "SELECT id AS geo_id, " + proximity("min_lat", "min_lng") + " AS proximity FROM events_geo "
             scan += """
                 WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
@@ -241,11 +241,12 @@ struct DiscoveryStore: Sendable {
         return NearbyRead(events: events, completeBelowRank: nil)
     }
 
-    /// Whether `boxes` hold more than `candidates` R*Tree entries, i.e. whether ``nearby`` read
-    /// only part of them. Always false on PostgreSQL, whose read says so itself.
-    func boxesHoldMore(_ boxes: [BoundingBox], than candidates: Int, on sql: any SQLDatabase) async throws -> Bool {
+    /// Whether the boxes ``nearby`` read around `center` hold more than `candidates` R*Tree
+    /// entries, i.e. whether it read only part of them. Always false on PostgreSQL, whose read
+    /// says so itself (``NearbyRead/completeBelowRank``).
+    func readPart(around center: Coordinate, reachKm: Double, than candidates: Int, on sql: any SQLDatabase) async throws -> Bool {
         guard sql.dialect.name != "postgresql" else { return false }
-        let scans = boxes.map { box -> SQLQueryString in
+        let scans = BoundingBox.covering(center, radiusKm: reachKm).map { box -> SQLQueryString in
             """
             SELECT id FROM events_geo WHERE min_lat >= \(bind: box.minLatitude) AND max_lat <= \(bind: box.maxLatitude)
             AND min_lng >= \(bind: box.minLongitude) AND max_lng <= \(bind: box.maxLongitude)
