@@ -124,7 +124,7 @@ public struct FlowServer: Sendable {
         let routeTable = RouteTable()
         router.add(middleware: RequestIdentityMiddleware(bodyLimit: config.bodyLimit, trustProxy: config.trustProxy))
         router.add(middleware: AccessLogMiddleware())
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: CORSAllowlistMiddleware(origins: config.corsOrigins))
         router.add(middleware: ErrorMiddleware(routes: routeTable))

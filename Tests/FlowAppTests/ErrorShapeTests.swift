@@ -133,9 +133,17 @@ struct ErrorShapeTests {
                 #expect(response.status == .ok)
                 #expect(response.json["name"] as? String == #"a\u0000b"#)
             }
-            try await client.execute(uri: "/test/items/x%00y", method: .get) { response in
-                #expect(response.status == .badRequest)
-                #expect(response.errorBody()["code"] as? String == "invalid_characters")
+            for uri in ["/test/items/x%00y", "/test/items/x?q=%%00", "/test/items/x?q=%0%00"] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .badRequest, "\(uri)")
+                    #expect(response.errorBody()["code"] as? String == "invalid_characters")
+                }
+            }
+            // Near misses are not NULs.
+            for uri in ["/test/items/x%0A0", "/test/items/x%2500", "/test/items/x%0"] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status != .badRequest, "\(uri)")
+                }
             }
         }
     }

@@ -96,6 +96,11 @@ struct PlatformRouteTests {
                 #expect(text.contains(#"http_route="/test/items/{id}""#))
                 #expect(!text.contains(id))
                 #expect(text.contains("http_server_request_duration_bucket"))
+                let counted = text.split(separator: "\n").filter {
+                    $0.hasPrefix("hb_requests{") && $0.contains(#"http_route="/test/items/{id}""#) && $0.contains(#"="200""#)
+                }
+                // Other tests in this process use the route too: at least this request is counted.
+                #expect(counted.count == 1 && (counted.first?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 1, "\(counted)")
                 #expect(text.contains("http_server_active_requests"))
                 #expect(text.contains("flow_db_connections_in_use"))
                 #expect(text.contains("flow_db_pool_size"))

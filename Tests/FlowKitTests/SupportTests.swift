@@ -19,6 +19,18 @@ struct SupportTests {
         #expect(abs(embedded.timeIntervalSince(earlier)) < 0.001)
         let text = UUIDv7.string()
         #expect(text == text.lowercased())
+        // Ids made in one millisecond differ in their random bits (74 of them).
+        let sameMillisecond = Set((0..<1_000).map { _ in UUIDv7.make(at: earlier) })
+        #expect(sameMillisecond.count == 1_000)
+    }
+
+    @Test("RandomBytes fills every byte it is asked for")
+    func randomBytes() {
+        let draws = (0..<64).map { _ in RandomBytes.make(count: 300) }
+        #expect(draws.allSatisfy { $0.count == 300 })
+        #expect(Set(draws).count == 64)
+        // Each position is non-zero in some draw: no byte left unfilled.
+        #expect((0..<300).allSatisfy { index in draws.contains { $0[index] != 0 } })
     }
 
     @Test("log lines are single-line JSON objects carrying metadata")

@@ -5,9 +5,7 @@ import Foundation
 /// bytes, URL-safe. Only their SHA-256 is stored, so a database leak does not leak usable tokens.
 public enum SecretToken {
     public static func make(bytes: Int = 32) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let data = Data((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        return Base64URL.encode(data)
+        Base64URL.encode(Data(RandomBytes.make(count: bytes)))
     }
 
     /// Hex SHA-256, the stored form of a token.

@@ -56,6 +56,8 @@ public struct RequestIdentityMiddleware: RouterMiddleware {
         if let traceparent, let context = try? TraceContext(traceParentHeaderValue: traceparent) {
             return context.traceID.description
         }
-        return TraceID.random().description
+        var bytes = TraceID.null.bytes
+        withUnsafeMutableBytes(of: &bytes) { RandomBytes.fill($0) }
+        return TraceID(bytes: bytes).description
     }
 }

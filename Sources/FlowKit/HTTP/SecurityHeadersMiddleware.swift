@@ -11,22 +11,27 @@ public struct SecurityHeadersMiddleware: RouterMiddleware {
     /// One year; only sent when the request came over TLS, as browsers ignore it otherwise.
     public static let strictTransportSecurity = "max-age=31536000; includeSubDomains"
 
+    /// Built once: a field made from a string is checked for illegal characters every time.
+    private static let everyResponse: [HTTPField] = [
+        HTTPField(name: .contentSecurityPolicy, value: contentSecurityPolicy),
+        HTTPField(name: .xContentTypeOptions, value: "nosniff"),
+        HTTPField(name: .xFrameOptions, value: "DENY"),
+        HTTPField(name: .referrerPolicy, value: "no-referrer"),
+        HTTPField(name: .crossOriginOpenerPolicy, value: "same-origin"),
+        HTTPField(name: .crossOriginResourcePolicy, value: "same-origin"),
+    ]
+    private static let overTLS = HTTPField(name: .strictTransportSecurity, value: strictTransportSecurity)
+
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
         var headers = response.headers
-        func setIfAbsent(_ name: HTTPField.Name, _ value: String) {
-            if headers[name] == nil { headers[name] = value }
+        for field in Self.everyResponse where headers[field.name] == nil {
+            headers.append(field)
         }
-        setIfAbsent(.contentSecurityPolicy, Self.contentSecurityPolicy)
-        setIfAbsent(.xContentTypeOptions, "nosniff")
-        setIfAbsent(.xFrameOptions, "DENY")
-        setIfAbsent(.referrerPolicy, "no-referrer")
-        setIfAbsent(.crossOriginOpenerPolicy, "same-origin")
-        setIfAbsent(.crossOriginResourcePolicy, "same-origin")
-        if context.isSecure {
-            setIfAbsent(.strictTransportSecurity, Self.strictTransportSecurity)
+        if context.isSecure, headers[.strictTransportSecurity] == nil {
+            headers.append(Self.overTLS)
         }
         response.headers = headers
         return response

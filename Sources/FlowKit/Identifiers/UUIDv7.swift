@@ -6,30 +6,18 @@ import Foundation
 public enum UUIDv7 {
     public static func make(at date: Date = Date()) -> UUID {
         let milliseconds = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        var generator = SystemRandomNumberGenerator()
-        let random1 = generator.next() as UInt64
-        let random2 = generator.next() as UInt64
-        return UUID(uuid: (
-            UInt8(truncatingIfNeeded: milliseconds >> 40),
-            UInt8(truncatingIfNeeded: milliseconds >> 32),
-            UInt8(truncatingIfNeeded: milliseconds >> 24),
-            UInt8(truncatingIfNeeded: milliseconds >> 16),
-            UInt8(truncatingIfNeeded: milliseconds >> 8),
-            UInt8(truncatingIfNeeded: milliseconds),
-            0x70 | UInt8(truncatingIfNeeded: random1 & 0x0F),             // version 7
-            UInt8(truncatingIfNeeded: random1 >> 8),
-            0x80 | UInt8(truncatingIfNeeded: (random1 >> 16) & 0x3F),     // variant 10
-            UInt8(truncatingIfNeeded: random1 >> 24),
-            UInt8(truncatingIfNeeded: random2),
-            UInt8(truncatingIfNeeded: random2 >> 8),
-            UInt8(truncatingIfNeeded: random2 >> 16),
-            UInt8(truncatingIfNeeded: random2 >> 24),
-            UInt8(truncatingIfNeeded: random2 >> 32),
-            UInt8(truncatingIfNeeded: random2 >> 40)
-        ))
+        var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &bytes) { bytes in
+            RandomBytes.fill(UnsafeMutableRawBufferPointer(rebasing: bytes[6...]))
+            for index in 0..<6 {
+                bytes[index] = UInt8(truncatingIfNeeded: milliseconds >> (40 - 8 * UInt64(index)))
+            }
+        }
+        bytes.6 = 0x70 | (bytes.6 & 0x0F)  // version 7
+        bytes.8 = 0x80 | (bytes.8 & 0x3F)  // variant 10
+        return UUID(uuid: bytes)
     }
 
-    /// A new identifier as the lowercase string the API uses everywhere.
     public static func string(at date: Date = Date()) -> String {
         make(at: date).uuidString.lowercased()
     }
