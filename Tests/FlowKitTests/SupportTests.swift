@@ -145,3 +145,31 @@ struct SupportTests {
         #expect(fresh.count == 32 && fresh != given)
     }
 }
+
+@Suite("Result column lookup")
+struct ColumnPositionsTests {
+    @Test("a repeated name means the engine's column: SQLite the first, PostgreSQL the last")
+    func repeatedNames() {
+        let names = ["id", "title", "id", "proximity"]
+        let sqlite = ColumnPositions(names: names, repeated: .firstWins)
+        let postgres = ColumnPositions(names: names, repeated: .lastWins)
+        #expect(sqlite.position(of: "id") == 0)
+        #expect(postgres.position(of: "id") == 2)
+        // After a read of the losing position's neighbour, the guess must not hand out the loser.
+        #expect(sqlite.position(of: "title") == 1)
+        #expect(sqlite.position(of: "id") == 0)
+        #expect(postgres.position(of: "title") == 1)
+        #expect(postgres.position(of: "id") == 2)
+    }
+
+    @Test("reads in any order find every column; unknown names find none")
+    func anyOrder() {
+        let names = (0..<30).map { "column_\($0)" }
+        let columns = ColumnPositions(names: names, repeated: .firstWins)
+        for index in [0, 0, 1, 2, 29, 3, 3, 4, 17, 16, 18] {
+            #expect(columns.position(of: names[index]) == index)
+        }
+        #expect(columns.position(of: "missing") == nil)
+        #expect(columns.position(of: "column_5") == 5)
+    }
+}

@@ -135,11 +135,11 @@ struct PostgresSQLDatabase: SQLDatabase {
 /// The column table of a result, built from its first row and shared by the others. Rows of one
 /// query arrive one after another on the connection's event loop, hence no lock.
 private final class FirstRowColumns: @unchecked Sendable {
-    private var columns: PostgresSQLRow.Columns?
+    private var columns: ColumnPositions?
 
-    func of(_ cells: PostgresRandomAccessRow) -> PostgresSQLRow.Columns {
+    func of(_ cells: PostgresRandomAccessRow) -> ColumnPositions {
         if let columns { return columns }
-        let built = PostgresSQLRow.Columns(cells)
+        let built = ColumnPositions(names: cells.map(\.columnName), repeated: .lastWins)
         columns = built
         return built
     }
@@ -155,50 +155,18 @@ extension Optional: OptionalValue {
 
 /// A result row; see ``PostgresSQLDatabase``.
 struct PostgresSQLRow: SQLRow {
-    /// Each column name's position, once per query. `PostgresRandomAccessRow` can only say
-    /// whether a name exists and then look it up again (it traps on a missing name), two hashes
-    /// per cell read; this is at most one. Where a name repeats, the last column wins, as in
-    /// PostgresNIO.
-    final class Columns: Sendable {
-        private let positions: [String: Int]
-        /// The names by position; nil where a later column has the same name.
-        private let names: [String?]
-        /// The position read last. Rows are read column after column in the query's order, a
-        /// nullable column twice (`decodeNil`, then `decode`): comparing a short name with the
-        /// guess is cheaper than hashing it (hashing was a sixth of reading an event's row).
-        private let lastRead = Atomic<Int>(0)
-
-        init(_ cells: PostgresRandomAccessRow) {
-            var positions: [String: Int] = [:]
-            positions.reserveCapacity(cells.count)
-            for (index, cell) in cells.enumerated() { positions[cell.columnName] = index }
-            self.positions = positions
-            self.names = cells.enumerated().map { index, cell in positions[cell.columnName] == index ? cell.columnName : nil }
-        }
-
-        func position(of column: String) -> Int? {
-            let last = lastRead.load(ordering: .relaxed)
-            if last < names.count, names[last] == column { return last }
-            if last + 1 < names.count, names[last + 1] == column {
-                lastRead.store(last + 1, ordering: .relaxed)
-                return last + 1
-            }
-            guard let position = positions[column] else { return nil }
-            lastRead.store(position, ordering: .relaxed)
-            return position
-        }
-    }
-
     private let row: PostgresRow
     private let cells: PostgresRandomAccessRow
-    private let columns: Columns
+    /// Built once per query (``ColumnPositions``). `PostgresRandomAccessRow` can only say whether
+    /// a name exists and then look it up again (it traps on a missing name): two hashes per cell.
+    private let columns: ColumnPositions
     /// Whether the row comes from a named prepared statement. postgres-nio 1.33 describes such
     /// rows with the formats of the statement's Describe (text) although it asked for, and got,
     /// binary cells; their cells are read as binary here, and PostgresKit (which would read the
     /// description) is not asked.
     private let prepared: Bool
 
-    init(_ row: PostgresRow, cells: PostgresRandomAccessRow, columns: Columns, prepared: Bool) {
+    init(_ row: PostgresRow, cells: PostgresRandomAccessRow, columns: ColumnPositions, prepared: Bool) {
         self.row = row
         self.cells = cells
         self.columns = columns

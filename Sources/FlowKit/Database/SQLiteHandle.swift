@@ -132,7 +132,7 @@ extension SQLiteHandle.State {
         if binds.count < parameters {
             for index in Int32(binds.count + 1)...parameters { sqlite_nio_sqlite3_bind_null(pointer, index) }
         }
-        var runColumns: SQLiteResultColumns?
+        var runColumns: ColumnPositions?
         while true {
             let code = sqlite_nio_sqlite3_step(pointer)
             if code == SQLITE_DONE { return }
@@ -230,7 +230,7 @@ extension SQLiteHandle {
     fileprivate final class PreparedStatement {
         let pointer: OpaquePointer
         var lastUse: UInt64
-        private var cachedColumns: SQLiteResultColumns?
+        private var cachedColumns: ColumnPositions?
 
         init(pointer: OpaquePointer, lastUse: UInt64) {
             self.pointer = pointer
@@ -239,40 +239,26 @@ extension SQLiteHandle {
 
         /// The result columns, read once; again if SQLite re-prepared the statement after a schema
         /// change and the number of columns moved (a `SELECT *` after `ALTER TABLE … ADD`).
-        func columns(current pointer: OpaquePointer) -> SQLiteResultColumns {
+        func columns(current pointer: OpaquePointer) -> ColumnPositions {
             let count = Int(sqlite_nio_sqlite3_column_count(pointer))
             if let cachedColumns, cachedColumns.names.count == count { return cachedColumns }
             let names = (0..<Int32(count)).map { index in
                 sqlite_nio_sqlite3_column_name(pointer, index).map { String(cString: $0) } ?? ""
             }
-            let columns = SQLiteResultColumns(names: names)
+            let columns = ColumnPositions(names: names, repeated: .firstWins)
             cachedColumns = columns
             return columns
         }
     }
 }
 
-/// The names of a statement's result columns, shared by all its rows.
-final class SQLiteResultColumns: Sendable {
-    let names: [String]
-    /// The first column of each name, as SQLite's own lookups (and SQLiteKit's) take it.
-    private let indexes: [String: Int]
-
-    init(names: [String]) {
-        self.names = names
-        self.indexes = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-    }
-
-    func index(of name: String) -> Int? { indexes[name] }
-}
-
 /// One result row: values in column order.
 struct SQLiteResultRow: Sendable {
-    let columns: SQLiteResultColumns
+    let columns: ColumnPositions
     let values: [SQLiteData]
 
     func value(of column: String) -> SQLiteData? {
-        columns.index(of: column).map { values[$0] }
+        columns.position(of: column).map { values[$0] }
     }
 }
 
