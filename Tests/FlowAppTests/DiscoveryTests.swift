@@ -103,6 +103,24 @@ struct DiscoveryTests {
         }
     }
 
+    /// The OpenAPI document says `maxLength: 200`, which JSON Schema counts in code points: a
+    /// letter with a combining accent is two. Counting characters let 150 accented letters (300
+    /// code points) through, which schemathesis reported as a schema-violating request accepted.
+    @Test("search refuses more than 200 code points in q, as its documented maxLength counts them")
+    func searchLengthInCodePoints() async throws {
+        try await withTestServer(.sqlite) { client, _ in
+            let accented = String(repeating: "e\u{0301}", count: 150)
+            #expect(accented.count == 150 && accented.unicodeScalars.count == 300)
+            let encoded = accented.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let refused = try await API.send(client, .get, "/api/v1/events?q=" + encoded)
+            #expect(refused.status == .unprocessableContent, "\(refused.text)")
+            let fields = ((refused.errorBody()["details"] as? [String: Any])?["fields"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
+            #expect(fields == ["q"])
+            let longest = String(repeating: "e\u{0301}", count: 100).addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            #expect(try await API.send(client, .get, "/api/v1/events?q=" + longest).status == .ok)
+        }
+    }
+
     @Test("nearby search reaches across the antimeridian, nearest first", arguments: TestEngine.allCases)
     func antimeridian(engine: TestEngine) async throws {
         try await withTestServer(engine) { client, _ in

@@ -81,6 +81,8 @@ struct IdentityRouteTests {
             #expect(sameName.status == .conflict && sameName.errorBody()["code"] as? String == "username_taken")
             for (body, field) in [
                 (#"{"email":"not-an-email","username":"bob","password":"\#(Self.password)"}"#, "email"),
+                // 137 characters but 262 code points: over the documented maxLength of 254.
+                (#"{"email":"\#(String(repeating: "e\u{0301}", count: 125))@example.com","username":"bob","password":"\#(Self.password)"}"#, "email"),
                 (#"{"email":"bob@example.com","username":"b","password":"\#(Self.password)"}"#, "username"),
                 (#"{"email":"bob@example.com","username":"bob","password":"short"}"#, "password"),
                 (#"{"email":"bob@example.com","username":"bob","password":"password123"}"#, "password"),

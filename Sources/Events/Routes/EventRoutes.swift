@@ -31,7 +31,7 @@ struct EventRoutes: Sendable {
         ) { request, context in
             var query = try Self.discoveryQuery(request)
             if let text = request.uri.queryParameters["q"].map(String.init), !text.trimmingCharacters(in: .whitespaces).isEmpty {
-                guard text.count <= 200 else { throw APIError.validation(field: "q", "must be at most 200 characters") }
+                guard text.codePointCount <= 200 else { throw APIError.validation(field: "q", "must be at most 200 characters") }
                 query.text = text
             }
             let page = try PageRequest(request: request)

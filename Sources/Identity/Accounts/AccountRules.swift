@@ -6,7 +6,7 @@ enum AccountRules {
     static func emailProblems(_ email: String) -> [FieldProblem] {
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         let valid = parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
-            && email.count <= 254 && !email.contains(where: { $0.isWhitespace })
+            && email.codePointCount <= 254 && !email.contains(where: { $0.isWhitespace })
         return valid ? [] : [FieldProblem(field: "email", problem: "must be an email address like name@example.com")]
     }
 
