@@ -18,6 +18,7 @@ public enum UUIDv7 {
         return UUID(uuid: bytes)
     }
 
+    /// A new identifier as the lowercase string the API uses everywhere.
     public static func string(at date: Date = Date()) -> String {
         make(at: date).uuidString.lowercased()
     }
