@@ -93,6 +93,11 @@ struct IdentityRouteTests {
                 let fields = (response.errorBody()["details"] as? [String: Any])?["fields"] as? [[String: String]]
                 #expect(fields?.contains { $0["field"] == field } == true, "\(body): \(response.text)")
             }
+            // Four accented letters written as letter + combining accent are eight code points:
+            // long enough by the documented minLength (and NIST's rule), though four characters.
+            let accented = String(repeating: "e\u{0301}", count: 4)
+            let eightCodePoints = try await Self.post(client, "/api/v1/auth/register", #"{"email":"eve@example.com","username":"eve","password":"\#(accented)"}"#)
+            #expect(eightCodePoints.status == .created, "\(eightCodePoints.text)")
         }
     }
 

@@ -118,6 +118,18 @@ struct SupportTests {
         #expect(Base64URL.decode("é") == nil)
     }
 
+    @Test("web URLs: http(s) with a host, at most 2048 code points (the documented maxLength)")
+    func webURLLength() {
+        let base = "https://example.com/"
+        #expect(WebURL.isValid(base + String(repeating: "a", count: 2048 - base.count)))
+        #expect(!WebURL.isValid(base + String(repeating: "a", count: 2049 - base.count)))
+        // 1,100 characters but 2,200 code points: a URL Foundation reads, refused by its length.
+        let accented = base + String(repeating: "e\u{0301}", count: 1100)
+        #expect(URL(string: accented) != nil && accented.count <= 2048)
+        #expect(!WebURL.isValid(accented))
+        #expect(!WebURL.isValid("javascript:alert(1)") && !WebURL.isValid("/relative"))
+    }
+
     @Test("RFC 3339 parsing accepts offsets and fractions")
     func rfc3339() throws {
         let utc = try #require(RFC3339.parse("2026-05-01T18:30:00Z"))

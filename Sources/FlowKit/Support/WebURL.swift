@@ -6,7 +6,7 @@ public enum WebURL {
     public static let maximumLength = 2048
 
     public static func isValid(_ text: String) -> Bool {
-        guard text.count <= maximumLength, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
+        guard text.codePointCount <= maximumLength, let url = URL(string: text), let scheme = url.scheme?.lowercased(),
               ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty else { return false }
         return true
     }

@@ -32,7 +32,8 @@ struct Passwords: Sendable {
     /// Problems with a new password, for a 422.
     static func problems(_ password: String, field: String = "password", email: String, username: String) -> [FieldProblem] {
         var problems: [FieldProblem] = []
-        if password.count < minimumLength {
+        // Code points, as the documented minLength and NIST SP 800-63B count a password's length.
+        if password.codePointCount < minimumLength {
             problems.append(FieldProblem(field: field, problem: "must be at least \(minimumLength) characters"))
         }
         if password.utf8.count > maximumBytes {
