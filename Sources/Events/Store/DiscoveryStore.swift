@@ -186,7 +186,7 @@ struct DiscoveryStore: Sendable {
             // The cube around the circle: its half side is the circle's chord (a hair more for
             // rounding), so it holds every point of the sphere within the radius.
             let bound: SQLQueryString = "\(unsafeRaw: Self.unitVector(table: "e")) <@ cube_enlarge(" + here + ", \(bind: Geo.chord(km: reachKm) * 1.000001 + 1e-12), 3)"
-            var inner: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), " + chord + " AS proximity FROM events e WHERE e.latitude IS NOT NULL AND " + bound + " AND "
+            var query: SQLQueryString = "SELECT \(unsafeRaw: EventStore.columns), " + chord + " AS proximity FROM events e WHERE e.latitude IS NOT NULL AND " + bound + " AND "
             // PostgreSQL's own clock instead of a bound `now`: a prepared nearby statement then gets
             // a generic plan (planned once per connection, not per call; ~0.2 ms of the server's
             // CPU per request). Against a bound timestamp the generic plan's estimate assumes a
@@ -194,23 +194,27 @@ struct DiscoveryStore: Sendable {
             // nearly all, looks three times costlier than the same plan made for the actual values,
             // and is never chosen. `now()` is estimated from its value in both. The plan itself
             // does not depend on the values: the index walk nearest first is the only sensible one.
-            inner += Self.conditions(filters, now: now, serverClock: true)
+            query += Self.conditions(filters, now: now, serverClock: true)
             if let after {
-                inner += " AND (" + chord + " > \(bind: after.rank) OR (" + chord + " = \(bind: after.rank) AND e.id > \(bind: after.id)))"
+                query += " AND (" + chord + " > \(bind: after.rank) OR (" + chord + " = \(bind: after.rank) AND e.id > \(bind: after.id)))"
             }
             // By the column, not the expression again: the expression's binds would be new
             // parameters, and PostgreSQL could not tell that the walk's order is the column's. The
             // generic plan would then sort the page in full, look costlier than one planned for
             // the values, and be replanned on every call (+0.3 ms of its CPU each).
-            inner += " ORDER BY proximity LIMIT \(literal: candidates)"
-            let query: SQLQueryString = "SELECT *, MAX(proximity) OVER () AS reach, COUNT(*) OVER () AS read_count FROM (" + inner
-                + ") AS near ORDER BY proximity, id LIMIT \(literal: page.limit + 1)"
+            query += " ORDER BY proximity LIMIT \(literal: candidates)"
+            // The page is picked here rather than by an outer query: a window (for the count and
+            // the farthest rank read) and a sort would copy every row read twice more in
+            // PostgreSQL, for a handful of rows that are already nearly in order. Only the rows
+            // on the page are decoded.
             let rows = try await sql.raw(query).all()
-            let events = try rows.map { row in (try EventStore.event(from: row), try row.decode(column: "proximity", as: Double.self)) }
-            guard let first = rows.first, try first.decode(column: "read_count", as: Int.self) >= candidates else {
-                return NearbyRead(events: events, completeBelowRank: nil)
+            let ranked = try rows.map { row in
+                (row: row, rank: try row.decode(column: "proximity", as: Double.self), id: try row.decode(column: "id", as: String.self))
             }
-            return NearbyRead(events: events, completeBelowRank: try first.decode(column: "reach", as: Double.self))
+            let onPage = ranked.sorted { ($0.rank, $0.id) < ($1.rank, $1.id) }.prefix(page.limit + 1)
+            let events = try onPage.map { (try EventStore.event(from: $0.row), $0.rank) }
+            guard rows.count >= candidates else { return NearbyRead(events: events, completeBelowRank: nil) }
+            return NearbyRead(events: events, completeBelowRank: ranked.map(\.rank).max())
         }
         // One R*Tree scan per box (an OR would not use the index), merged by proximity.
         let scale = cos(center.latitude * .pi / 180)
