@@ -1,8 +1,10 @@
 import FlowKit
 
-/// The bus's tables. Deliveries are the hot table: one row per (event, consumer group), written
-/// in the publisher's transaction and deleted once handled, so it stays as small as the backlog.
-/// Events are kept for replay until pruned; dead letters keep their event from being pruned.
+/// The bus's tables. Migrations 1–4 built a delivery row per (event, consumer group), written in
+/// the publisher's transaction and deleted once handled; since migration 5 (``BusLogMigration``)
+/// only groups ordered by key, retries and replays use those rows, and other groups read the
+/// events as a log. Events are kept for replay until pruned; dead letters keep their event from
+/// being pruned.
 enum BusMigrations {
     static let all: [Migration] = [
         Migration(1, "create_bus_tables",
@@ -209,5 +211,6 @@ enum BusMigrations {
                 $$
                 """,
             ]),
+        BusLogMigration.migration,
     ]
 }

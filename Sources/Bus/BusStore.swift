@@ -14,10 +14,11 @@ struct BusStore: Sendable {
 
     // MARK: Publishing
 
-    /// Stores the event and one delivery per subscribed group in the caller's transaction, and
-    /// posts `wake` (the groups with new work) on `wakeChannel` when it commits.
-    func insert(_ event: EventEnvelope, groups: [String], wakeChannel: String, in tx: Transaction) async throws {
-        let wake = groups.joined(separator: ",")
+    /// Stores the event, and one delivery per group in `deliveryGroups` (groups ordered by key; the
+    /// others read the events as a log), in the caller's transaction, and posts `wake` (the groups
+    /// with new work) on `wakeChannel` when it commits.
+    func insert(_ event: EventEnvelope, deliveryGroups: [String], wake: [String], wakeChannel: String, in tx: Transaction) async throws {
+        let wakePayload = wake.joined(separator: ",")
         switch tx.engine {
         case .postgres:
             // One round trip instead of three: the event, its deliveries and the NOTIFY (sent by
@@ -30,119 +31,57 @@ struct BusStore: Sendable {
                     RETURNING seq
                 )
                 """
-            if groups.isEmpty {
-                query += " SELECT seq FROM event"
-            } else {
-                let names = groups.map { name -> SQLQueryString in "(\(bind: name))" }.joined(separator: ", ")
+            if !deliveryGroups.isEmpty {
+                let names = deliveryGroups.map { name -> SQLQueryString in "(\(bind: name))" }.joined(separator: ", ")
                 query += """
                     , deliveries AS (
                         INSERT INTO bus_deliveries (event_seq, consumer_group, event_key, attempts, available_at, created_at)
                         SELECT event.seq, g.name, \(bind: event.key), 0, \(bind: event.occurredAt), \(bind: event.occurredAt)
                         FROM event CROSS JOIN (VALUES
                     """
-                query += names + """
-                    ) AS g(name)
-                    )
-                    SELECT pg_notify(\(bind: wakeChannel), \(bind: wake)) FROM event
-                    """
+                query += names + ") AS g(name))"
             }
+            query += wake.isEmpty ? " SELECT seq FROM event" : " SELECT pg_notify(\(bind: wakeChannel), \(bind: wakePayload)) FROM event"
             try await tx.sql.raw(query).run()
         case .sqlite:
             // One statement too: the `bus_publish` view's trigger inserts the event and its
             // deliveries (BusMigrations 2).
-            let consumerGroups = try FlowJSON.text(groups)
+            let consumerGroups = try FlowJSON.text(deliveryGroups)
             try await tx.sql.raw("""
                 INSERT INTO bus_publish (id, type, version, event_key, payload, occurred_at, producer, correlation_id, trace_id, consumer_groups)
                 VALUES (\(bind: event.id), \(bind: event.type), \(bind: event.version), \(bind: event.key), \(bind: event.payload),
                         \(bind: event.occurredAt), \(bind: event.producer), \(bind: event.correlationId), \(bind: event.traceId),
                         \(bind: consumerGroups))
                 """).run()
-            if !groups.isEmpty { try await database.notify(wakeChannel, payload: wake, in: tx) }
+            if !wake.isEmpty { try await database.notify(wakeChannel, payload: wakePayload, in: tx) }
         }
     }
 
-    // MARK: Claiming and completing
-
-    struct Claimed: Sendable {
-        let deliveryId: Int64
-        let attempt: Int
-        let event: EventEnvelope
-    }
-
-    /// Claims up to `limit` deliveries of `group` that are due and not held by a live claim.
-    /// For ordered groups a delivery is only claimable when no earlier delivery with the same
-    /// key is still present (pending, retrying or in flight), so a key has one event in flight.
-    ///
-    /// `acknowledging` are deliveries `worker` handled since its last claim: they are deleted
-    /// first, in the same write, so a worker's steady state is one write per batch instead of two
-    /// (on SQLite both statements are one job of the single writer, on PostgreSQL one call of
-    /// `bus_claim`). Only deliveries still claimed by `worker` are deleted, as in ``complete``.
-    func claim(group: ConsumerGroup, worker: String, limit: Int, now: Date, acknowledging handled: [Int64] = []) async throws -> [Claimed] {
-        let expires = now.addingTimeInterval(group.claimTimeout.seconds)
-        switch database.engine {
+    /// Creates the cursors of `groups` that do not exist yet, at the head of the log, in the
+    /// publisher's transaction: its own event, and everything published after, is then ahead of
+    /// every cursor (on PostgreSQL the head is the oldest running transaction, which this one is
+    /// not older than once it writes).
+    func ensureCursors(_ groups: [String], in tx: Transaction) async throws {
+        guard !groups.isEmpty else { return }
+        switch tx.engine {
         case .postgres:
-            // One round trip: `bus_claim` deletes the acknowledged deliveries and claims with
-            // `FOR UPDATE SKIP LOCKED` in a plan pinned to an ordered index scan, and returns the
-            // claimed events (BusMigrations 3 and 4 say why). It commits by itself.
-            let rows = try await database.autocommit { sql in
-                try await sql.raw("""
-                    SELECT c.delivery_id, c.delivery_attempts AS attempts, (c.event).*
-                    FROM bus_claim(\(bind: group.name), \(bind: worker), \(bind: now), \(bind: expires), \(bind: limit),
-                                   \(bind: group.orderedByKey), \(bind: handled)) c
-                    ORDER BY c.delivery_id
-                    """).all()
-            }
-            return try rows.map { row in
-                Claimed(deliveryId: try row.decode(column: "delivery_id", as: Int64.self),
-                        attempt: try row.decode(column: "attempts", as: Int.self), event: try Self.envelope(from: row))
-            }
+            try await tx.sql.raw("""
+                INSERT INTO bus_cursors (consumer_group, tx, seq)
+                SELECT g, pg_snapshot_xmin(pg_current_snapshot()), 0 FROM unnest(\(bind: groups)::text[]) AS g
+                ON CONFLICT DO NOTHING
+                """).run()
         case .sqlite:
-            return try await claimOnSQLite(group: group, worker: worker, limit: limit, now: now, expires: expires, acknowledging: handled)
+            try await tx.sql.raw("""
+                INSERT OR IGNORE INTO bus_cursors (consumer_group, seq)
+                SELECT value, (SELECT COALESCE(MAX(seq), 0) FROM bus_events) FROM json_each(\(bind: try FlowJSON.text(groups)))
+                """).run()
         }
     }
 
-    /// The claim on SQLite, where the single writer already serialises claims: the delete and
-    /// the claim are one job of the writer, and the events are read afterwards from a reader
-    /// (they are immutable).
-    private func claimOnSQLite(group: ConsumerGroup, worker: String, limit: Int, now: Date, expires: Date, acknowledging handled: [Int64]) async throws -> [Claimed] {
-        let claimed = try await database.autocommit { sql in
-            if !handled.isEmpty { try await Self.delete(handled, claimedBy: worker, on: sql) }
-            // The statement `bus_claim` holds on PostgreSQL; that copy lives in a migration and
-            // does not follow edits here: a change to the claim needs a migration that replaces
-            // the function too.
-            let orderedFilter = group.orderedByKey
-                ? """
-                  AND NOT EXISTS (SELECT 1 FROM bus_deliveries e
-                                  WHERE e.consumer_group = c.consumer_group AND e.event_key = c.event_key AND e.id < c.id)
-                  """
-                : ""
-            return try await sql.raw("""
-                UPDATE bus_deliveries SET claimed_by = \(bind: worker), claim_expires_at = \(bind: expires), attempts = attempts + 1
-                WHERE id IN (
-                    SELECT c.id FROM bus_deliveries c
-                    WHERE c.consumer_group = \(bind: group.name) AND c.available_at <= \(bind: now)
-                      AND (c.claim_expires_at IS NULL OR c.claim_expires_at <= \(bind: now))
-                      \(unsafeRaw: orderedFilter)
-                    ORDER BY c.id
-                    LIMIT \(literal: limit)
-                )
-                RETURNING id, event_seq, attempts
-                """).all()
-        }
-        if claimed.isEmpty { return [] }
-        var bySeq: [Int64: (id: Int64, attempts: Int)] = [:]
-        for row in claimed {
-            bySeq[try row.decode(column: "event_seq", as: Int64.self)] =
-                (try row.decode(column: "id", as: Int64.self), try row.decode(column: "attempts", as: Int.self))
-        }
-        let seqs = Array(bySeq.keys)
-        let events = try await database.read { sql in
-            try await sql.raw("SELECT \(unsafeRaw: Self.eventColumns) FROM bus_events e WHERE e.seq IN (\(binds: seqs))").all()
-        }
-        return try events.map { row in
-            let delivery = bySeq[try row.decode(column: "seq", as: Int64.self)]!
-            return Claimed(deliveryId: delivery.id, attempt: delivery.attempts, event: try Self.envelope(from: row))
-        }.sorted { $0.deliveryId < $1.deliveryId }
+    /// A log position in SQL: `(tx, seq)` on PostgreSQL, `seq` on SQLite (BusLogMigration says
+    /// why). `prefix` picks a range claim's `from_` or `to_` columns.
+    func position(_ alias: String, _ prefix: String = "") -> String {
+        database.engine == .postgres ? "(\(alias).\(prefix)tx, \(alias).\(prefix)seq)" : "\(alias).\(prefix)seq"
     }
 
     enum Outcome: Sendable {
@@ -156,54 +95,70 @@ struct BusStore: Sendable {
         var deadLettered = 0
     }
 
-    /// Records a batch's outcomes in one transaction: handled deliveries are deleted, failed
-    /// ones are rescheduled with backoff or, out of attempts, moved to the dead letters. Only
-    /// deliveries still claimed by `worker` are touched (an expired claim belongs to another).
+    /// Records a batch's outcomes in one transaction: handled leases are deleted; failed events
+    /// are rescheduled with backoff or, out of attempts, moved to the dead letters. A failed event
+    /// of a range becomes a delivery row of its own (the range is done with). Only leases still
+    /// held by `worker` are touched (an expired claim belongs to another).
     func complete(_ outcomes: [(Claimed, Outcome)], group: ConsumerGroup, worker: String, now: Date) async throws -> CompletionCounts {
-        let handled = outcomes.compactMap { item -> Int64? in
-            if case .handled = item.1 { return item.0.deliveryId } else { return nil }
-        }
-        if handled.count == outcomes.count {
-            // The common case, all handled: one DELETE, committing by itself.
-            try await database.autocommit { sql in try await Self.delete(handled, claimedBy: worker, on: sql) }
-            return CompletionCounts(handled: handled.count)
+        let failed = outcomes.filter { if case .failed = $0.1 { true } else { false } }
+        if failed.isEmpty {
+            // The common case, all handled: DELETEs committing by themselves.
+            try await database.autocommit { sql in try await Self.delete(Acknowledged(outcomes.map(\.0.lease)), heldBy: worker, on: sql) }
+            return CompletionCounts(handled: outcomes.count)
         }
         return try await database.transaction { tx in
-            var counts = CompletionCounts()
-            if !handled.isEmpty {
-                try await Self.delete(handled, claimedBy: worker, on: tx.sql)
-                counts.handled = handled.count
+            var counts = CompletionCounts(handled: outcomes.count - failed.count)
+            // A range is released whole; its failures are recorded only if this worker still held it.
+            let ranges = Acknowledged(outcomes.map(\.0.lease)).ranges
+            var held: Set<Int64> = []
+            if !ranges.isEmpty {
+                let rows = try await tx.sql.raw("""
+                    DELETE FROM bus_range_claims WHERE id IN (\(binds: ranges)) AND worker = \(bind: worker) RETURNING id
+                    """).all()
+                held = Set(try rows.map { try $0.decode(column: "id", as: Int64.self) })
             }
-            for (claimed, outcome) in outcomes {
+            let handledDeliveries = outcomes.compactMap { item -> Lease? in
+                if case .handled = item.1, case .delivery = item.0.lease { item.0.lease } else { nil }
+            }
+            try await Self.delete(Acknowledged(handledDeliveries), heldBy: worker, on: tx.sql)
+            for (claimed, outcome) in failed {
                 guard case .failed(let error) = outcome else { continue }
+                if case .range(let id) = claimed.lease, !held.contains(id) { continue }
                 if claimed.attempt >= group.retry.maxAttempts {
-                    let removed = try await tx.sql.raw("""
-                        DELETE FROM bus_deliveries WHERE id = \(bind: claimed.deliveryId) AND claimed_by = \(bind: worker)
-                        RETURNING event_seq
-                        """).first()
-                    guard let seq = try removed?.decode(column: "event_seq", as: Int64.self) else { continue }
+                    if case .delivery(let id) = claimed.lease {
+                        let removed = try await tx.sql.raw("DELETE FROM bus_deliveries WHERE id = \(bind: id) AND claimed_by = \(bind: worker) RETURNING id").first()
+                        if removed == nil { continue }
+                    }
                     try await tx.sql.raw("""
                         INSERT INTO bus_dead_letters (id, event_seq, consumer_group, attempts, last_error, failed_at)
-                        VALUES (\(bind: UUIDv7.string()), \(bind: seq), \(bind: group.name), \(bind: claimed.attempt), \(bind: error), \(bind: now))
+                        VALUES (\(bind: UUIDv7.string()), \(bind: claimed.eventSeq), \(bind: group.name), \(bind: claimed.attempt), \(bind: error), \(bind: now))
                         """).run()
                     counts.deadLettered += 1
-                } else {
-                    let retryAt = now.addingTimeInterval(group.retry.delay(afterAttempt: claimed.attempt).seconds)
-                    try await tx.sql.raw("""
+                    continue
+                }
+                let retryAt = now.addingTimeInterval(group.retry.delay(afterAttempt: claimed.attempt).seconds)
+                switch claimed.lease {
+                case .delivery(let id):
+                    // In place: for a group ordered by key the row keeps its place ahead of the
+                    // key's later events.
+                    let rescheduled = try await tx.sql.raw("""
                         UPDATE bus_deliveries
                         SET claimed_by = NULL, claim_expires_at = NULL, available_at = \(bind: retryAt), last_error = \(bind: error)
-                        WHERE id = \(bind: claimed.deliveryId) AND claimed_by = \(bind: worker)
+                        WHERE id = \(bind: id) AND claimed_by = \(bind: worker)
+                        RETURNING id
+                        """).first()
+                    if rescheduled == nil { continue }
+                case .range:
+                    try await tx.sql.raw("""
+                        INSERT INTO bus_deliveries (event_seq, consumer_group, event_key, attempts, available_at, last_error, created_at)
+                        VALUES (\(bind: claimed.eventSeq), \(bind: group.name), \(bind: claimed.event.key), \(bind: claimed.attempt),
+                                \(bind: retryAt), \(bind: error), \(bind: now))
                         """).run()
-                    counts.retried += 1
                 }
+                counts.retried += 1
             }
             return counts
         }
-    }
-
-    /// Deletes handled deliveries that `worker` still holds (an expired claim belongs to another).
-    private static func delete(_ handled: [Int64], claimedBy worker: String, on sql: any SQLDatabase) async throws {
-        try await sql.raw("DELETE FROM bus_deliveries WHERE id IN (\(binds: handled)) AND claimed_by = \(bind: worker)").run()
     }
 
     // MARK: Inspection
@@ -217,7 +172,9 @@ struct BusStore: Sendable {
     }
 
     /// Backlog per consumer group, including groups with rows but no longer registered.
-    func backlog(now: Date) async throws -> [String: Backlog] {
+    /// `logGroups` are the registered groups that read the log, with their event types: their
+    /// events past the cursor, and in claimed ranges, count as pending too.
+    func backlog(now: Date, logGroups: [String: [String]]) async throws -> [String: Backlog] {
         try await database.read { sql in
             var result: [String: Backlog] = [:]
             let rows = try await sql.raw("""
@@ -235,6 +192,29 @@ struct BusStore: Sendable {
                     inFlight: try row.decodeOptional(column: "in_flight", as: Int.self) ?? 0,
                     retrying: try row.decodeOptional(column: "retrying", as: Int.self) ?? 0,
                     oldestCreatedAt: try row.decodeOptional(column: "oldest", as: Date.self))
+            }
+            for (group, types) in logGroups {
+                let unread = try await sql.raw("""
+                    SELECT COUNT(*) AS pending, MIN(e.occurred_at) AS oldest
+                    FROM bus_cursors c JOIN bus_events e ON \(unsafeRaw: position("e")) > \(unsafeRaw: position("c")) AND e.type IN (\(binds: types))
+                    WHERE c.consumer_group = \(bind: group)
+                    """).first()
+                let claimed = try await sql.raw("""
+                    SELECT COUNT(*) AS pending, SUM(CASE WHEN k.expires_at > \(bind: now) THEN 1 ELSE 0 END) AS in_flight, MIN(e.occurred_at) AS oldest
+                    FROM bus_range_claims k JOIN bus_events e
+                      ON \(unsafeRaw: position("e")) > \(unsafeRaw: position("k", "from_")) AND \(unsafeRaw: position("e")) <= \(unsafeRaw: position("k", "to_"))
+                     AND e.type IN (\(binds: types))
+                    WHERE k.consumer_group = \(bind: group)
+                    """).first()
+                var entry = result[group, default: Backlog()]
+                for row in [unread, claimed].compactMap({ $0 }) {
+                    entry.pending += try row.decode(column: "pending", as: Int.self)
+                    entry.inFlight += try row.decodeOptional(column: "in_flight", as: Int.self) ?? 0
+                    if let oldest = try row.decodeOptional(column: "oldest", as: Date.self) {
+                        entry.oldestCreatedAt = min(entry.oldestCreatedAt ?? oldest, oldest)
+                    }
+                }
+                if entry.pending > 0 || result[group] != nil { result[group] = entry }
             }
             let dead = try await sql.raw("SELECT consumer_group, COUNT(*) AS dead FROM bus_dead_letters GROUP BY consumer_group").all()
             for row in dead {
@@ -333,21 +313,27 @@ struct BusStore: Sendable {
 
     // MARK: Retention
 
-    /// Deletes up to `batchSize` events that occurred before `cutoff` and that no delivery or
-    /// dead letter still needs. Returns how many were deleted.
-    func prune(before cutoff: Date, batchSize: Int) async throws -> Int {
-        try await database.transaction { tx in
-            try await tx.sql.raw("""
-                DELETE FROM bus_events WHERE seq IN (
-                    SELECT e.seq FROM bus_events e
-                    WHERE e.occurred_at < \(bind: cutoff)
-                      AND NOT EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.event_seq = e.seq)
-                      AND NOT EXISTS (SELECT 1 FROM bus_dead_letters x WHERE x.event_seq = e.seq)
-                    ORDER BY e.seq
-                    LIMIT \(literal: batchSize)
-                )
-                RETURNING seq
-                """).all().count
+    /// Deletes up to `batchSize` events that occurred before `cutoff` and that nothing still
+    /// needs: no delivery or dead letter, no claimed range, and not ahead of the cursor of any
+    /// group in `logGroups` (the registered groups reading the log; the cursor of a group no
+    /// longer registered would otherwise keep every later event forever). Returns how many.
+    func prune(before cutoff: Date, batchSize: Int, logGroups: [String]) async throws -> Int {
+        let event = position("e")
+        let unread: SQLQueryString = logGroups.isEmpty ? "" : """
+             AND NOT EXISTS (SELECT 1 FROM bus_cursors c WHERE c.consumer_group IN (\(binds: logGroups)) AND \(unsafeRaw: event) > \(unsafeRaw: position("c")))
+            """
+        var candidates: SQLQueryString = """
+            SELECT e.seq FROM bus_events e
+            WHERE e.occurred_at < \(bind: cutoff)
+              AND NOT EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.event_seq = e.seq)
+              AND NOT EXISTS (SELECT 1 FROM bus_dead_letters x WHERE x.event_seq = e.seq)
+              AND NOT EXISTS (SELECT 1 FROM bus_range_claims k
+                              WHERE \(unsafeRaw: event) > \(unsafeRaw: position("k", "from_")) AND \(unsafeRaw: event) <= \(unsafeRaw: position("k", "to_")))
+            """
+        candidates += unread + " ORDER BY e.seq LIMIT \(literal: batchSize)"
+        let query: SQLQueryString = "DELETE FROM bus_events WHERE seq IN (" + candidates + ") RETURNING seq"
+        return try await database.transaction { tx in
+            try await tx.sql.raw(query).all().count
         }
     }
 

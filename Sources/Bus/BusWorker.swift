@@ -140,9 +140,12 @@ struct GroupWorker: Sendable {
     /// 2 ms carried 11% more events end to end (scripts/bench-bus: 3,355–3,362 → 3,735–3,781
     /// events/s at synchronous=full) for p99 under load 9.2 → 12.4–12.7 ms; idle latency stayed.
     static let linger = Duration.milliseconds(6)
+    /// The first look again at events held back behind a running transaction (PostgreSQL).
+    static let firstHeldBackDelay = Duration.milliseconds(2)
 
     func run(until stopping: AtomicFlag) async {
         var failureDelay = Duration.milliseconds(200)
+        var heldBackDelay = Self.firstHeldBackDelay
         // A batch whose deliveries were all handled is deleted by the next claim, in the same
         // write (BusStore.claim), and never later than that: the next claim follows at once or
         // after the linger, and an empty claim has acknowledged it before the worker sleeps.
@@ -150,17 +153,26 @@ struct GroupWorker: Sendable {
         while !stopping.isSet && !Task.isCancelled {
             do {
                 wakeup.clear()
-                let batch = try await bus.store.claim(group: group, worker: name, limit: group.batchSize, now: Date(),
-                                                      acknowledging: unacknowledged.map(\.deliveryId))
+                let claim = try await bus.store.claimBatch(group: group, worker: name, limit: group.batchSize, now: Date(),
+                                                           acknowledging: unacknowledged.map(\.lease))
+                let batch = claim.claimed
                 if !unacknowledged.isEmpty { BusMetrics.outcome(group: group.name, handled: unacknowledged.count, retried: 0, deadLettered: 0) }
                 unacknowledged = []
                 failureDelay = .milliseconds(200)
                 if batch.isEmpty {
                     // The claim cleared any shutdown poke; the flag set before it still counts.
                     if stopping.isSet { break }
-                    await wakeup.wait(timeout: pollInterval)
+                    if claim.heldBack {
+                        // Their notification came and went: look again soon, less often the
+                        // longer the transaction in front of them runs.
+                        await wakeup.wait(timeout: heldBackDelay)
+                        heldBackDelay = min(heldBackDelay * 2, pollInterval)
+                    } else {
+                        await wakeup.wait(timeout: pollInterval)
+                    }
                     continue
                 }
+                heldBackDelay = Self.firstHeldBackDelay
                 // A full batch means more may be waiting: bring in another worker of the group.
                 if batch.count == group.batchSize { crew.wakeOne() }
                 let outcomes = await handle(batch)

@@ -9,7 +9,9 @@ public struct ConsumerGroup: Sendable {
     /// Dotted and unique, e.g. `notifications.email`.
     public let name: String
     public let eventTypes: Set<String>
-    /// Handle events with the same key one at a time, in publish order.
+    /// Handle events with the same key one at a time, in publish order. Such a group gets a
+    /// delivery row per event, written with the publish; other groups read the events as a log
+    /// (BusLogMigration), which costs the publisher nothing per group.
     public let orderedByKey: Bool
     public let retry: RetryPolicy
     /// Worker tasks per process.

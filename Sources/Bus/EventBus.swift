@@ -26,6 +26,12 @@ public final class EventBus: Sendable {
         var versions: [String: Int] = [:]
         var groups: [String: ConsumerGroup] = [:]
         var subscribers: [String: [String]] = [:]
+        /// Whether this process has made sure every registered group reading the log has a
+        /// cursor (see ``EventBus/publish``).
+        var cursorsEnsured = false
+
+        /// The groups that read the events as a log (all but those ordered by key).
+        var logGroups: [ConsumerGroup] { groups.values.filter { !$0.orderedByKey } }
     }
 
     public init(database: Database, logger: Logger) {
@@ -45,6 +51,7 @@ public final class EventBus: Sendable {
         try registry.withLock { registry throws(BusError) in
             guard registry.groups[group.name] == nil else { throw BusError.duplicateGroup(group.name) }
             registry.groups[group.name] = group
+            registry.cursorsEnsured = false
             for type in group.eventTypes {
                 registry.subscribers[type, default: []].append(group.name)
             }
@@ -70,7 +77,11 @@ public final class EventBus: Sendable {
     }
 
     func publish<E: DomainEvent>(_ event: E, key: String?, producer: String, in tx: Transaction) async throws -> EventEnvelope {
-        let (version, groups) = registry.withLock { ($0.versions[E.type], $0.subscribers[E.type] ?? []) }
+        let (version, subscribers, ordered, missingCursors) = registry.withLock { registry in
+            let subscribers = registry.subscribers[E.type] ?? []
+            return (registry.versions[E.type], subscribers, subscribers.filter { registry.groups[$0]?.orderedByKey == true },
+                    registry.cursorsEnsured ? nil : registry.logGroups.map(\.name))
+        }
         guard version != nil else { throw BusError.unregisteredEventType(E.type) }
         let problems = event.validate()
         guard problems.isEmpty else { throw BusError.invalidPayload(type: E.type, problems: problems) }
@@ -82,7 +93,14 @@ public final class EventBus: Sendable {
         let envelope = EventEnvelope(
             id: UUIDv7.string(), type: E.type, version: E.version, key: key, occurredAt: Date(), producer: producer,
             correlationId: scope?.requestId, traceId: scope?.traceId, payload: payload)
-        try await store.insert(envelope, groups: groups, wakeChannel: Self.wakeChannel, in: tx)
+        // A group reading the log sees what is published after its cursor exists; creating the
+        // cursors with this process's first publish keeps the old promise that every event
+        // published by a process that registered a group reaches that group.
+        if let missingCursors {
+            try await store.ensureCursors(missingCursors, in: tx)
+            tx.afterCommit { self.registry.withLock { $0.cursorsEnsured = true } }
+        }
+        try await store.insert(envelope, deliveryGroups: ordered, wake: subscribers, wakeChannel: Self.wakeChannel, in: tx)
         tx.afterCommit { BusMetrics.published(type: E.type) }
         return envelope
     }
@@ -92,8 +110,9 @@ public final class EventBus: Sendable {
     /// Backlog and dead letters of every group, registered or still holding rows.
     public func status() async throws -> [GroupStatus] {
         let now = Date()
-        let backlog = try await store.backlog(now: now)
         let registered = groups
+        let logGroups = Dictionary(uniqueKeysWithValues: registered.filter { !$0.orderedByKey }.map { ($0.name, $0.eventTypes.sorted()) })
+        let backlog = try await store.backlog(now: now, logGroups: logGroups)
         var names = Set(backlog.keys)
         registered.forEach { names.insert($0.name) }
         return names.sorted().map { name in
@@ -137,9 +156,10 @@ public final class EventBus: Sendable {
     /// Deletes handled events older than `retention`, in batches so no transaction grows large.
     public func prune(retention: Duration, batchSize: Int = 1000) async throws -> Int {
         let cutoff = Date().addingTimeInterval(-retention.seconds)
+        let logGroups = registry.withLock { $0.logGroups.map(\.name) }
         var total = 0
         while true {
-            let deleted = try await store.prune(before: cutoff, batchSize: batchSize)
+            let deleted = try await store.prune(before: cutoff, batchSize: batchSize, logGroups: logGroups)
             total += deleted
             if deleted < batchSize { return total }
             await Task.yield()

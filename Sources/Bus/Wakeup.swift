@@ -23,7 +23,8 @@ final class Wakeup: Sendable {
     }
 
     /// Forgets pokes so far. A worker calls this just before it claims: that claim sees every
-    /// event whose notification poked it until now, so a remembered poke would only make the
+    /// event whose notification poked it until now (or, on PostgreSQL, says that some wait
+    /// behind an older running transaction), so a remembered poke would only make the
     /// worker claim again and come back empty (under load most claims were empty: 19,400 of
     /// 26,900 in `scripts/bench-bus` on PostgreSQL).
     func clear() {

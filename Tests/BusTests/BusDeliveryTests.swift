@@ -39,12 +39,12 @@ struct BusDeliveryTests {
         func validate() -> [FieldProblem] { [] }
     }
 
-    @Test("a publish stores the event and one pending delivery per subscribed group; an event no group takes gets none",
+    @Test("a publish stores one event; only groups ordered by key get a delivery row, the others a cursor behind it",
           arguments: TestEngine.allCases)
     func publishWritesEventAndDeliveries(engine: TestEngine) async throws {
-        let groups = ["first", "second", "third"].map { name in
+        let groups = ["first", "second"].map { name in
             ConsumerGroup(name: name, handling: NoteWritten.self) { _, _, _ in }
-        }
+        } + [ConsumerGroup(name: "ordered", handling: NoteWritten.self, orderedByKey: true) { _, _, _ in }]
         try await BusHarness.with(engine, workerProcesses: 0, groups: groups) { harness in
             harness.bus.register(NobodyListens.self)
             let note = try await harness.database.transaction { tx in
@@ -59,13 +59,20 @@ struct BusDeliveryTests {
                     FROM bus_deliveries d JOIN bus_events e ON e.seq = d.event_seq ORDER BY d.consumer_group
                     """).all()
             }
-            #expect(try rows.map { try $0.decode(column: "consumer_group", as: String.self) } == ["first", "second", "third"])
+            #expect(try rows.map { try $0.decode(column: "consumer_group", as: String.self) } == ["ordered"])
             for row in rows {
                 #expect(try row.decode(column: "id", as: String.self) == note.id)
                 #expect(try row.decode(column: "event_key", as: String.self) == "note-1")
                 #expect(try row.decode(column: "event_event_key", as: String.self) == "note-1")
                 #expect(try row.decode(column: "attempts", as: Int.self) == 0)
                 #expect(try row.decodeOptional(column: "claimed_by", as: String.self) == nil)
+            }
+            // The first publish created the log groups' cursors behind its own event.
+            #expect(try await harness.count("bus_cursors") == 2)
+            for group in groups where !group.orderedByKey {
+                let claimed = try await harness.claimWhenVisible(group, limit: 10)
+                #expect(claimed.map(\.event.id) == [note.id], "group \(group.name)")
+                #expect(claimed.first?.event.key == "note-1")
             }
             #expect(try await harness.count("bus_events") == 2)
             let stored = try await harness.database.read { sql in
@@ -76,10 +83,12 @@ struct BusDeliveryTests {
             // The same id twice is refused, and nothing of the second attempt stays behind.
             await #expect(throws: (any Error).self) {
                 try await harness.database.transaction { tx in
-                    try await BusStore(database: harness.database).insert(note, groups: ["first"], wakeChannel: EventBus.wakeChannel, in: tx)
+                    try await BusStore(database: harness.database).insert(
+                        note, deliveryGroups: ["ordered"], wake: ["ordered"], wakeChannel: EventBus.wakeChannel, in: tx)
                 }
             }
-            #expect(try await harness.count("bus_deliveries") == 3)
+            #expect(try await harness.count("bus_deliveries") == 1)
+            #expect(try await harness.count("bus_events") == 2)
         }
     }
 
@@ -96,7 +105,7 @@ struct BusDeliveryTests {
             try await eventually { first.count == 40 && second.count == 40 }
             #expect(Set(first.all) == Set(published.map { try! $0.decode(NoteWritten.self).noteId }))
             #expect(Set(second.all) == Set(first.all))
-            try await eventually { try await harness.count("bus_deliveries") == 0 }
+            try await eventually { try await harness.outstanding() == 0 }
         }
     }
 
@@ -193,7 +202,7 @@ struct BusDeliveryTests {
             #expect(gaps[0] >= .milliseconds(30), "\(gaps)")
             #expect(gaps[1] >= .milliseconds(60), "\(gaps)")
             #expect(gaps[2] >= .milliseconds(120), "\(gaps)")
-            #expect(try await harness.count("bus_deliveries") == 0)
+            #expect(try await harness.outstanding() == 0)
 
             let page = try await harness.bus.deadLetters(group: "flaky", type: nil, page: PageRequest())
             let letter = try #require(page.items.first)
@@ -223,7 +232,7 @@ struct BusDeliveryTests {
             try await harness.publish(Self.notes(4, prefix: "new"))
             // Handled and recorded (replay skips events whose delivery is still pending).
             try await eventually {
-                let pending = try await harness.count("bus_deliveries")
+                let pending = try await harness.outstanding()
                 return handled.count == 7 && pending == 0
             }
 
@@ -245,7 +254,7 @@ struct BusDeliveryTests {
         // No workers yet: a "dead" worker claims the delivery and never finishes it.
         try await BusHarness.with(engine, workerProcesses: 0, groups: [group]) { harness in
             try await harness.publish([NoteWritten(noteId: "n", index: 0)])
-            let claimed = try await harness.bus.store.claim(group: group, worker: "dead-worker", limit: 10, now: Date())
+            let claimed = try await harness.claimWhenVisible(group, worker: "dead-worker", limit: 10)
             #expect(claimed.count == 1)
             let again = try await harness.bus.store.claim(group: group, worker: "other", limit: 10, now: Date())
             #expect(again.isEmpty, "a live claim must not be claimed twice")
@@ -262,7 +271,7 @@ struct BusDeliveryTests {
             // The dead worker finishing late must not delete the rescuer's completed work twice.
             let late = try await harness.bus.store.complete(claimed.map { ($0, .handled) }, group: group, worker: "dead-worker", now: Date())
             #expect(late.handled == 1)
-            #expect(try await harness.count("bus_deliveries") == 0)
+            #expect(try await harness.outstanding() == 0)
         }
     }
 
@@ -283,12 +292,12 @@ struct BusDeliveryTests {
                 _ = try await harness.publish([NoteWritten(noteId: "a", index: 0)])
                 try await eventually { handled.count == 1 }
                 // The first batch is deleted by the claim after it, before the worker sleeps.
-                try await eventually { try await harness.count("bus_deliveries") == 0 }
+                try await eventually { try await harness.outstanding() == 0 }
                 _ = try await harness.publish([NoteWritten(noteId: "b", index: 1)])
                 try await tasks.waitForAll()
             }
             #expect(handled.all == [0, 1])
-            #expect(try await harness.count("bus_deliveries") == 0, "the last handled batch was left to be redelivered")
+            #expect(try await harness.outstanding() == 0, "the last handled batch was left to be redelivered")
         }
     }
 

@@ -77,6 +77,24 @@ struct BusHarness: Sendable {
         return published
     }
 
+    /// A claim that waits until it gets something. On PostgreSQL a log group's events become
+    /// claimable only once every older transaction of the cluster has ended (BusLogMigration),
+    /// and other tests keep transactions running on the shared test cluster.
+    func claimWhenVisible(_ group: ConsumerGroup, worker: String = "w", limit: Int) async throws -> [BusStore.Claimed] {
+        let claimed = Mutex<[BusStore.Claimed]>([])
+        try await eventually("nothing became claimable") {
+            let batch = try await bus.store.claim(group: group, worker: worker, limit: limit, now: Date())
+            claimed.withLock { $0 = batch }
+            return !batch.isEmpty
+        }
+        return claimed.withLock { $0 }
+    }
+
+    /// Claimed or waiting deliveries and claimed log ranges: work not yet recorded as done.
+    func outstanding() async throws -> Int {
+        try await count("bus_deliveries") + count("bus_range_claims")
+    }
+
     func count(_ table: String) async throws -> Int {
         try await database.read { sql in
             try await sql.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()!.decode(column: "n", as: Int.self)

@@ -53,9 +53,9 @@ class Handled:
         return [tuple(line.split("|")[:3]) + (int(line.split("|")[3]),) for line in out.splitlines() if line]
 
     def deliveries_left(self):
-        """Deliveries not yet finished: a handling recorded by a worker that died before it could
-        delete the delivery is still here, waiting for its claim to expire."""
-        sql = "SELECT count(*) FROM bus_deliveries"
+        """Claims not yet finished (log ranges and delivery rows): a handling recorded by a worker
+        that died before it could release its claim is still here, waiting for the claim to expire."""
+        sql = "SELECT (SELECT count(*) FROM bus_deliveries) + (SELECT count(*) FROM bus_range_claims)"
         if self.cluster is None:
             return self._sqlite(sql)[0][0]
         return int(self.cluster.query(sql, self.database).strip())
