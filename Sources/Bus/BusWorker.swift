@@ -134,12 +134,6 @@ struct GroupWorker: Sendable {
         self.wakeup = ownWakeup
         self.logger = logger
     }
-    /// The pause after a part-full batch. Longer pauses make bigger batches (fewer claim and
-    /// delete writes per event) and add up to the pause to latency under load, not when idle.
-    /// On SQLite, where those writes share the single writer with publishing, 6 ms instead of
-    /// 2 ms carried 11% more events end to end (scripts/bench-bus: 3,355–3,362 → 3,735–3,781
-    /// events/s at synchronous=full) for p99 under load 9.2 → 12.4–12.7 ms; idle latency stayed.
-    static let linger = Duration.milliseconds(6)
     /// The first look again at events held back behind a running transaction (PostgreSQL).
     static let firstHeldBackDelay = Duration.milliseconds(2)
 
@@ -185,7 +179,7 @@ struct GroupWorker: Sendable {
                 // pausing briefly lets the next claim take several at once, which cuts the write
                 // transactions per event under load. An idle worker still wakes at once.
                 if batch.count < group.batchSize {
-                    try? await Task.sleep(for: Self.linger)
+                    try? await Task.sleep(for: group.linger)
                 }
             } catch {
                 // The database is unreachable or busy: claims held now expire and are redelivered
