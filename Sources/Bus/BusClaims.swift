@@ -36,9 +36,10 @@ extension BusStore {
     struct Batch: Sendable {
         var claimed: [Claimed]
         /// On PostgreSQL: nothing was claimable, but committed events of the group's types wait
-        /// behind an older transaction that is still running (BusLogMigration). Worth another
-        /// look in a few milliseconds; their notification has already been sent.
-        var heldBack = false
+        /// behind an older transaction that is still running (BusLogMigration), or another worker
+        /// of the group held the cursor. Worth another look in a few milliseconds: the
+        /// notification for those events has already come and gone.
+        var lookAgainSoon = false
     }
 
     func claimBatch(group: ConsumerGroup, worker: String, limit: Int, now: Date, acknowledging handled: [Lease] = []) async throws -> Batch {
@@ -73,7 +74,7 @@ extension BusStore {
                 } else if let delivery = try row.decodeOptional(column: "delivery_id", as: Int64.self) {
                     batch.claimed.append(try Self.claimed(row, lease: .delivery(delivery)))
                 } else {
-                    batch.heldBack = true
+                    batch.lookAgainSoon = true
                 }
             }
             batch.claimed.sort { $0.eventSeq < $1.eventSeq }

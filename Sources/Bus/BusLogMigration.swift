@@ -73,8 +73,8 @@ enum BusLogMigration {
             // bus_deliveries for what is left of p_limit (migration 4's claim). The cursor row is
             // locked with SKIP LOCKED: a worker of the group that finds it busy takes no new range
             // this time instead of waiting. When nothing could be taken but committed events of
-            // the group's types wait behind an older running transaction, it returns a row of
-            // nulls, so the worker looks again shortly. At most 8 scans of 1,024 rows per call, so a group
+            // the group's types wait behind an older running transaction, or another worker holds
+            // the cursor, it returns a row of nulls, so the worker looks again shortly. At most 8 scans of 1,024 rows per call, so a group
             // whose types are rare moves past other groups' events quickly but in bounded work.
             """
             CREATE FUNCTION bus_claim_log(p_group TEXT, p_worker TEXT, p_now TIMESTAMPTZ, p_expires TIMESTAMPTZ, p_limit BIGINT,
@@ -119,9 +119,14 @@ enum BusLogMigration {
 
                 SELECT c.* INTO v_cursor FROM bus_cursors c WHERE c.consumer_group = p_group FOR UPDATE SKIP LOCKED;
                 IF NOT FOUND THEN
-                    -- Busy (another worker is claiming) or new: a new group starts at the head.
+                    -- New (a new group starts at the head) or busy: another worker of the group is
+                    -- claiming right now, perhaps with a snapshot older than the notification
+                    -- that woke this one, so look again soon (the row of nulls) rather than sleep.
                     INSERT INTO bus_cursors (consumer_group, tx, seq)
                     VALUES (p_group, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT DO NOTHING;
+                    IF NOT FOUND THEN
+                        RETURN QUERY SELECT NULL::BIGINT, NULL::BIGINT, 0, NULL::bus_events;
+                    END IF;
                 ELSE
                     v_last_tx := v_cursor.tx;
                     v_last_seq := v_cursor.seq;

@@ -134,12 +134,12 @@ struct GroupWorker: Sendable {
         self.wakeup = ownWakeup
         self.logger = logger
     }
-    /// The first look again at events held back behind a running transaction (PostgreSQL).
-    static let firstHeldBackDelay = Duration.milliseconds(2)
+    /// The first look again after a claim that said so (``BusStore/Batch/lookAgainSoon``).
+    static let firstLookAgainDelay = Duration.milliseconds(2)
 
     func run(until stopping: AtomicFlag) async {
         var failureDelay = Duration.milliseconds(200)
-        var heldBackDelay = Self.firstHeldBackDelay
+        var lookAgainDelay = Self.firstLookAgainDelay
         // A batch whose deliveries were all handled is deleted by the next claim, in the same
         // write (BusStore.claim), and never later than that: the next claim follows at once or
         // after the linger, and an empty claim has acknowledged it before the worker sleeps.
@@ -156,17 +156,18 @@ struct GroupWorker: Sendable {
                 if batch.isEmpty {
                     // The claim cleared any shutdown poke; the flag set before it still counts.
                     if stopping.isSet { break }
-                    if claim.heldBack {
+                    if claim.lookAgainSoon {
                         // Their notification came and went: look again soon, less often the
                         // longer the transaction in front of them runs.
-                        await wakeup.wait(timeout: heldBackDelay)
-                        heldBackDelay = min(heldBackDelay * 2, pollInterval)
+                        await wakeup.wait(timeout: lookAgainDelay)
+                        lookAgainDelay = min(lookAgainDelay * 2, pollInterval)
                     } else {
+                        lookAgainDelay = Self.firstLookAgainDelay
                         await wakeup.wait(timeout: pollInterval)
                     }
                     continue
                 }
-                heldBackDelay = Self.firstHeldBackDelay
+                lookAgainDelay = Self.firstLookAgainDelay
                 // A full batch means more may be waiting: bring in another worker of the group.
                 if batch.count == group.batchSize { crew.wakeOne() }
                 let outcomes = await handle(batch)

@@ -35,7 +35,7 @@ struct BusLogTests {
                 // Other tests' transactions on the shared cluster may hold delivery back briefly too.
                 try await eventually { _ = try await claim(); return taken.all == ["before"] }
                 try await eventually("\"late\" waits behind the open transaction and the claim says so") {
-                    try await claim().heldBack
+                    try await claim().lookAgainSoon
                 }
                 #expect(taken.all == ["before"], "nothing may pass the open transaction")
                 releaseContinuation.yield()
@@ -44,6 +44,32 @@ struct BusLogTests {
             }
             try await eventually { _ = try await claim(); return taken.count == 3 }
             #expect(taken.all == ["before", "early", "late"])
+        }
+    }
+
+    @Test("a claim that finds the cursor held by another worker's claim says to look again soon", arguments: [TestEngine.postgres])
+    func busyCursor(engine: TestEngine) async throws {
+        let group = ConsumerGroup(name: "busy", handling: NoteWritten.self) { _, _, _ in }
+        try await BusHarness.with(engine, workerProcesses: 0, groups: [group]) { harness in
+            try await harness.publish([NoteWritten(noteId: "n", index: 0)])
+            let (locked, lockedContinuation) = AsyncStream.makeStream(of: Void.self)
+            let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask {
+                    try await harness.database.transaction { tx in
+                        try await tx.sql.raw("SELECT seq FROM bus_cursors WHERE consumer_group = 'busy' FOR UPDATE").run()
+                        lockedContinuation.yield()
+                        for await _ in release { break }
+                    }
+                }
+                for await _ in locked { break }
+                let batch = try await harness.bus.store.claimBatch(group: group, worker: "w", limit: 10, now: Date())
+                #expect(batch.claimed.isEmpty && batch.lookAgainSoon)
+                releaseContinuation.yield()
+                releaseContinuation.finish()
+                try await tasks.waitForAll()
+            }
+            #expect(try await harness.claimWhenVisible(group, limit: 10).count == 1)
         }
     }
 
