@@ -20,7 +20,7 @@ extension BusStore {
     }
 
     /// Claims up to `limit` events for `group` that are due and not held by a live claim: an
-    /// expired range first, else the log after the group's cursor, then due retries and replays.
+    /// expired range whole, or else due retries and replays, then the log after the group's cursor.
     /// Groups ordered by key claim only deliveries, and a delivery is claimable only when no
     /// earlier delivery with the same key is still present (pending, retrying or in flight), so a
     /// key has one event in flight.
@@ -133,17 +133,22 @@ extension BusStore {
         let taken = try await database.autocommit { sql in
             if !acknowledged.isEmpty { try await Self.delete(acknowledged, heldBy: worker, on: sql) }
             var taken = SQLiteClaim()
-            var room = limit
-            if !group.orderedByKey {
-                taken.range = try await Self.takeExpiredRange(group: group.name, worker: worker, now: now, expires: expires, on: sql)
-                if taken.range != nil { return taken }
-                let (range, count) = try await Self.takeFromLog(
-                    group: group.name, types: types, worker: worker, limit: limit, now: now, expires: expires, on: sql)
-                taken.range = range
-                room -= count
+            if !group.orderedByKey, let expired = try await Self.takeExpiredRange(group: group.name, worker: worker, now: now, expires: expires, on: sql) {
+                let left = try await sql.raw("""
+                    SELECT COUNT(*) AS n FROM bus_events WHERE seq > \(bind: expired.from) AND seq <= \(bind: expired.to) AND type IN (\(binds: types))
+                    """).first()?.decode(column: "n", as: Int.self) ?? 0
+                if left > 0 {
+                    taken.range = expired
+                    return taken
+                }
+                // None of the group's types left in it (its types changed): release it.
+                try await sql.raw("DELETE FROM bus_range_claims WHERE id = \(bind: expired.id)").run()
             }
-            if room > 0 {
-                taken.deliveries = try await Self.claimDeliveries(group: group, worker: worker, limit: room, now: now, expires: expires, on: sql)
+            // Retries and replays first, so a group that never catches up with its log still retries.
+            taken.deliveries = try await Self.claimDeliveries(group: group, worker: worker, limit: limit, now: now, expires: expires, on: sql)
+            if !group.orderedByKey && taken.deliveries.count < limit {
+                taken.range = try await Self.takeFromLog(
+                    group: group.name, types: types, worker: worker, limit: limit - taken.deliveries.count, now: now, expires: expires, on: sql)
             }
             return taken
         }
@@ -185,14 +190,13 @@ extension BusStore {
     }
 
     /// Moves the group's cursor past up to `limit` events of `types` (and the other events among
-    /// them) and records what it passed as a range claimed by `worker` (nil when nothing matched),
-    /// with how many events of `types` it holds.
-    private static func takeFromLog(group: String, types: [String], worker: String, limit: Int, now: Date, expires: Date, on sql: any SQLDatabase) async throws -> (range: (id: Int64, attempts: Int, from: Int64, to: Int64)?, count: Int) {
+    /// them) and records what it passed as a range claimed by `worker`; nil when nothing matched.
+    private static func takeFromLog(group: String, types: [String], worker: String, limit: Int, now: Date, expires: Date, on sql: any SQLDatabase) async throws -> (id: Int64, attempts: Int, from: Int64, to: Int64)? {
         guard let cursor = try await sql.raw("SELECT seq FROM bus_cursors WHERE consumer_group = \(bind: group)").first()?.decode(column: "seq", as: Int64.self) else {
             try await sql.raw("""
                 INSERT OR IGNORE INTO bus_cursors (consumer_group, seq) SELECT \(bind: group), COALESCE(MAX(seq), 0) FROM bus_events
                 """).run()
-            return (nil, 0)
+            return nil
         }
         let wanted = Set(types)
         var last = cursor
@@ -212,15 +216,15 @@ extension BusStore {
             if matched == limit || rows.count < window { break }
             window = min(window * 4, 4096)
         }
-        guard last != cursor else { return (nil, 0) }
+        guard last != cursor else { return nil }
         try await sql.raw("UPDATE bus_cursors SET seq = \(bind: last) WHERE consumer_group = \(bind: group)").run()
-        guard matched > 0 else { return (nil, 0) }
+        guard matched > 0 else { return nil }
         let id = try await sql.raw("""
             INSERT INTO bus_range_claims (consumer_group, worker, attempts, expires_at, created_at, from_seq, to_seq)
             VALUES (\(bind: group), \(bind: worker), 1, \(bind: expires), \(bind: now), \(bind: cursor), \(bind: last))
             RETURNING id
             """).first()!.decode(column: "id", as: Int64.self)
-        return ((id, 1, cursor, last), matched)
+        return (id, 1, cursor, last)
     }
 
     /// Claims due deliveries (`bus_migrations` 3's statement, kept by `bus_claim` on PostgreSQL).

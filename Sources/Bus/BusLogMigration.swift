@@ -43,9 +43,11 @@ enum BusLogMigration {
             "CREATE INDEX bus_range_claims_group_idx ON bus_range_claims (consumer_group, id)",
         ],
         postgres: [
-            // Existing rows get the migration's own transaction id: they sort after nothing a
-            // cursor has read (no cursor exists yet).
-            "ALTER TABLE bus_events ADD COLUMN tx xid8 NOT NULL DEFAULT pg_current_xact_id()",
+            // A constant default adds the column without rewriting the table (a volatile one
+            // would rewrite it, locked against publishers); existing rows get 0 and sort before
+            // every cursor, which all start later. New rows get their transaction's id.
+            "ALTER TABLE bus_events ADD COLUMN tx xid8 NOT NULL DEFAULT '0'",
+            "ALTER TABLE bus_events ALTER COLUMN tx SET DEFAULT pg_current_xact_id()",
             "CREATE INDEX bus_events_log_idx ON bus_events (tx, seq)",
             // Updated by every claim: room on the page keeps those updates HOT (no index writes).
             "CREATE TABLE bus_cursors (consumer_group TEXT PRIMARY KEY, tx xid8 NOT NULL, seq BIGINT NOT NULL) WITH (fillfactor = 20)",
@@ -68,14 +70,17 @@ enum BusLogMigration {
             "ALTER TABLE bus_range_claims SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000)",
             "ALTER TABLE bus_cursors SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000)",
             // One round trip per batch: acknowledge what the worker handled, then take (1) an
-            // expired range whole, or else (2) up to p_limit events of the group's types after
-            // the cursor, recorded as a range, then (3) due retries and replays from
-            // bus_deliveries for what is left of p_limit (migration 4's claim). The cursor row is
-            // locked with SKIP LOCKED: a worker of the group that finds it busy takes no new range
-            // this time instead of waiting. When nothing could be taken but committed events of
-            // the group's types wait behind an older running transaction, or another worker holds
-            // the cursor, it returns a row of nulls, so the worker looks again shortly. At most 8 scans of 1,024 rows per call, so a group
-            // whose types are rare moves past other groups' events quickly but in bounded work.
+            // expired range whole, or else (2) due retries and replays from bus_deliveries
+            // (migration 4's claim; first, so a group that never catches up with its log still
+            // retries), then (3) events of the group's types after the cursor, for what is left
+            // of p_limit, recorded as a range. An expired range with none of the group's types
+            // left (its types changed) is released. The cursor row is locked with SKIP LOCKED: a
+            // worker that finds it busy takes no range this time instead of waiting. When nothing
+            // could be taken from the log but committed events of the group's types wait behind
+            // an older running transaction, or another worker holds the cursor, it returns a row
+            // of nulls, so the worker looks again shortly. At most 8 scans of 1,024 rows per
+            // call, so a group whose types are rare moves past other groups' events quickly but
+            // in bounded work.
             """
             CREATE FUNCTION bus_claim_log(p_group TEXT, p_worker TEXT, p_now TIMESTAMPTZ, p_expires TIMESTAMPTZ, p_limit BIGINT,
                                           p_types TEXT[], p_handled_ranges BIGINT[], p_handled_deliveries BIGINT[])
@@ -90,6 +95,8 @@ enum BusLogMigration {
                 v_cursor bus_cursors;
                 v_event bus_events;
                 v_batch bus_events[] := '{}';
+                v_room BIGINT := p_limit;
+                v_count BIGINT;
                 v_last_tx xid8;
                 v_last_seq BIGINT;
                 v_scanned INTEGER;
@@ -114,62 +121,73 @@ enum BusLogMigration {
                     WHERE (e.tx, e.seq) > (v_range.from_tx, v_range.from_seq) AND (e.tx, e.seq) <= (v_range.to_tx, v_range.to_seq)
                       AND e.type = ANY (p_types)
                     ORDER BY e.tx, e.seq;
-                    RETURN;
+                    GET DIAGNOSTICS v_count = ROW_COUNT;
+                    IF v_count > 0 THEN
+                        RETURN;
+                    END IF;
+                    DELETE FROM bus_range_claims k WHERE k.id = v_range.id;
+                END IF;
+
+                IF EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.consumer_group = p_group) THEN
+                    RETURN QUERY
+                    SELECT NULL::BIGINT, c.delivery_id, c.delivery_attempts, c.event
+                    FROM bus_claim(p_group, p_worker, p_now, p_expires, p_limit, false, '{}'::BIGINT[]) c;
+                    GET DIAGNOSTICS v_count = ROW_COUNT;
+                    v_room := p_limit - v_count;
+                    IF v_room <= 0 THEN
+                        RETURN;
+                    END IF;
                 END IF;
 
                 SELECT c.* INTO v_cursor FROM bus_cursors c WHERE c.consumer_group = p_group FOR UPDATE SKIP LOCKED;
                 IF NOT FOUND THEN
-                    -- New (a new group starts at the head) or busy: another worker of the group is
-                    -- claiming right now, perhaps with a snapshot older than the notification
-                    -- that woke this one, so look again soon (the row of nulls) rather than sleep.
-                    INSERT INTO bus_cursors (consumer_group, tx, seq)
-                    VALUES (p_group, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT DO NOTHING;
-                    IF NOT FOUND THEN
+                    IF EXISTS (SELECT 1 FROM bus_cursors c WHERE c.consumer_group = p_group) THEN
+                        -- Another worker of the group is claiming right now, perhaps with a
+                        -- snapshot older than the notification that woke this one.
                         RETURN QUERY SELECT NULL::BIGINT, NULL::BIGINT, 0, NULL::bus_events;
+                    ELSE
+                        -- A new group starts at the head of the log.
+                        INSERT INTO bus_cursors (consumer_group, tx, seq)
+                        VALUES (p_group, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT DO NOTHING;
                     END IF;
-                ELSE
-                    v_last_tx := v_cursor.tx;
-                    v_last_seq := v_cursor.seq;
-                    LOOP
-                        v_scanned := 0;
-                        FOR v_event IN
-                            SELECT e.* FROM bus_events e
-                            WHERE (e.tx, e.seq) > (v_last_tx, v_last_seq) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
-                            ORDER BY e.tx, e.seq
-                            LIMIT 1024
-                        LOOP
-                            v_scanned := v_scanned + 1;
-                            v_last_tx := v_event.tx;
-                            v_last_seq := v_event.seq;
-                            IF v_event.type = ANY (p_types) THEN
-                                v_batch := v_batch || v_event;
-                                EXIT WHEN cardinality(v_batch) >= p_limit;
-                            END IF;
-                        END LOOP;
-                        v_passes := v_passes + 1;
-                        EXIT WHEN cardinality(v_batch) >= p_limit OR v_scanned < 1024 OR v_passes >= 8;
-                    END LOOP;
-                    IF v_last_seq <> v_cursor.seq OR v_last_tx <> v_cursor.tx THEN
-                        UPDATE bus_cursors c SET tx = v_last_tx, seq = v_last_seq WHERE c.consumer_group = p_group;
-                    END IF;
-                    IF cardinality(v_batch) = 0 AND EXISTS (
-                        SELECT 1 FROM bus_events e WHERE (e.tx, e.seq) > (v_last_tx, v_last_seq) AND e.type = ANY (p_types)) THEN
-                        -- Committed events wait behind an older transaction still running: a row
-                        -- of nulls tells the worker to look again soon rather than sleep.
-                        RETURN QUERY SELECT NULL::BIGINT, NULL::BIGINT, 0, NULL::bus_events;
-                    END IF;
-                    IF cardinality(v_batch) > 0 THEN
-                        INSERT INTO bus_range_claims (consumer_group, worker, attempts, expires_at, created_at, from_tx, from_seq, to_tx, to_seq)
-                        VALUES (p_group, p_worker, 1, p_expires, p_now, v_cursor.tx, v_cursor.seq, v_last_tx, v_last_seq)
-                        RETURNING id INTO v_range_id;
-                        RETURN QUERY SELECT v_range_id, NULL::BIGINT, 1, b FROM unnest(v_batch) AS b;
-                    END IF;
+                    RETURN;
                 END IF;
 
-                IF cardinality(v_batch) < p_limit AND EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.consumer_group = p_group) THEN
-                    RETURN QUERY
-                    SELECT NULL::BIGINT, c.delivery_id, c.delivery_attempts, c.event
-                    FROM bus_claim(p_group, p_worker, p_now, p_expires, (p_limit - cardinality(v_batch))::BIGINT, false, '{}'::BIGINT[]) c;
+                v_last_tx := v_cursor.tx;
+                v_last_seq := v_cursor.seq;
+                LOOP
+                    v_scanned := 0;
+                    FOR v_event IN
+                        SELECT e.* FROM bus_events e
+                        WHERE (e.tx, e.seq) > (v_last_tx, v_last_seq) AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+                        ORDER BY e.tx, e.seq
+                        LIMIT 1024
+                    LOOP
+                        v_scanned := v_scanned + 1;
+                        v_last_tx := v_event.tx;
+                        v_last_seq := v_event.seq;
+                        IF v_event.type = ANY (p_types) THEN
+                            v_batch := v_batch || v_event;
+                            EXIT WHEN cardinality(v_batch) >= v_room;
+                        END IF;
+                    END LOOP;
+                    v_passes := v_passes + 1;
+                    EXIT WHEN cardinality(v_batch) >= v_room OR v_scanned < 1024 OR v_passes >= 8;
+                END LOOP;
+                IF v_last_seq <> v_cursor.seq OR v_last_tx <> v_cursor.tx THEN
+                    UPDATE bus_cursors c SET tx = v_last_tx, seq = v_last_seq WHERE c.consumer_group = p_group;
+                END IF;
+                IF cardinality(v_batch) > 0 THEN
+                    INSERT INTO bus_range_claims (consumer_group, worker, attempts, expires_at, created_at, from_tx, from_seq, to_tx, to_seq)
+                    VALUES (p_group, p_worker, 1, p_expires, p_now, v_cursor.tx, v_cursor.seq, v_last_tx, v_last_seq)
+                    RETURNING id INTO v_range_id;
+                    RETURN QUERY SELECT v_range_id, NULL::BIGINT, 1, b FROM unnest(v_batch) AS b;
+                ELSIF EXISTS (
+                    SELECT 1 FROM (SELECT e.type FROM bus_events e WHERE (e.tx, e.seq) > (v_last_tx, v_last_seq)
+                                   ORDER BY e.tx, e.seq LIMIT 1024) waiting
+                    WHERE waiting.type = ANY (p_types)) THEN
+                    -- Committed events wait behind an older transaction that is still running.
+                    RETURN QUERY SELECT NULL::BIGINT, NULL::BIGINT, 0, NULL::bus_events;
                 END IF;
             END
             $$

@@ -213,6 +213,14 @@ struct GroupWorker: Sendable {
     private func handle(_ batch: [BusStore.Claimed]) async -> [(BusStore.Claimed, BusStore.Outcome)] {
         await withTaskGroup(of: (BusStore.Claimed, BusStore.Outcome).self) { tasks in
             for claimed in batch {
+                // Handed out again after its last allowed attempt's claim expired: whatever it
+                // does kills or stalls the worker, so it goes to the dead letters unhandled
+                // instead of coming back (with its whole batch) forever.
+                if claimed.attempt > group.retry.maxAttempts {
+                    let error = "claimed \(claimed.attempt - 1) times without being finished: the worker died or outlasted the claim timeout"
+                    tasks.addTask { (claimed, .failed(error: error)) }
+                    continue
+                }
                 tasks.addTask {
                     let started = ContinuousClock.now
                     do {

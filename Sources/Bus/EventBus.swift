@@ -80,7 +80,8 @@ public final class EventBus: Sendable {
         let (version, subscribers, ordered, missingCursors) = registry.withLock { registry in
             let subscribers = registry.subscribers[E.type] ?? []
             return (registry.versions[E.type], subscribers, subscribers.filter { registry.groups[$0]?.orderedByKey == true },
-                    registry.cursorsEnsured ? nil : registry.logGroups.map(\.name))
+                    // Sorted: two processes inserting the same cursors in different orders could deadlock.
+                    registry.cursorsEnsured ? nil : registry.logGroups.map(\.name).sorted())
         }
         guard version != nil else { throw BusError.unregisteredEventType(E.type) }
         let problems = event.validate()

@@ -55,18 +55,27 @@ struct BusLogTests {
             let (locked, lockedContinuation) = AsyncStream.makeStream(of: Void.self)
             let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
+                // As a claim in progress does: the cursor row updated, not yet committed.
                 tasks.addTask {
                     try await harness.database.transaction { tx in
-                        try await tx.sql.raw("SELECT seq FROM bus_cursors WHERE consumer_group = 'busy' FOR UPDATE").run()
+                        try await tx.sql.raw("UPDATE bus_cursors SET seq = seq WHERE consumer_group = 'busy'").run()
                         lockedContinuation.yield()
                         for await _ in release { break }
                     }
                 }
                 for await _ in locked { break }
-                let batch = try await harness.bus.store.claimBatch(group: group, worker: "w", limit: 10, now: Date())
-                #expect(batch.claimed.isEmpty && batch.lookAgainSoon)
+                let answered = AtomicFlag()
+                let claim = Task {
+                    defer { answered.set() }
+                    return try await harness.bus.store.claimBatch(group: group, worker: "w", limit: 10, now: Date())
+                }
+                let deadline = ContinuousClock.now + .seconds(5)
+                while !answered.isSet && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(answered.isSet, "the claim waited for the other worker's claim to finish")
                 releaseContinuation.yield()
                 releaseContinuation.finish()
+                let batch = try await claim.value
+                #expect(batch.claimed.isEmpty && batch.lookAgainSoon)
                 try await tasks.waitForAll()
             }
             #expect(try await harness.claimWhenVisible(group, limit: 10).count == 1)
@@ -93,6 +102,50 @@ struct BusLogTests {
             let byIndex = Dictionary(grouping: attempts.all, by: \.index).mapValues { $0.map(\.attempt) }
             #expect(byIndex == [0: [1], 1: [1], 2: [1, 2], 3: [1], 4: [1], 5: [1]])
             #expect(try await harness.count("bus_dead_letters") == 0)
+        }
+    }
+
+    @Test("events whose claims keep expiring end in the dead letters, unhandled, after the last attempt", arguments: TestEngine.allCases)
+    func expiringClaimsEndInDeadLetters(engine: TestEngine) async throws {
+        let handled = Recorder<Int>()
+        let group = ConsumerGroup(name: "crashing", handling: NoteWritten.self, retry: RetryPolicy(maxAttempts: 2),
+                                  claimTimeout: .seconds(1)) { note, _, _ in handled.append(note.index) }
+        try await BusHarness.with(engine, workerProcesses: 0, groups: [group]) { harness in
+            // One event: with more, other tests' transactions on the shared PostgreSQL cluster
+            // could spread them over ranges claimed at different times.
+            try await harness.publish(BusDeliveryTests.notes(1))
+            // Two workers die in turn holding it (attempts 1 and 2, the last allowed).
+            #expect(try await harness.claimWhenVisible(group, worker: "first-to-die", limit: 10).map(\.attempt) == [1])
+            try await Task.sleep(for: .milliseconds(1_100))
+            #expect(try await harness.claimWhenVisible(group, worker: "second-to-die", limit: 10).map(\.attempt) == [2])
+            try await Task.sleep(for: .milliseconds(1_100))
+            let worker = GroupWorker(bus: harness.bus, group: group, name: "survivor", pollInterval: .milliseconds(20), logger: TestDatabases.logger)
+            let stopping = AtomicFlag()
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await worker.run(until: stopping) }
+                try await eventually { try await harness.count("bus_dead_letters") == 1 }
+                stopping.set()
+                worker.wakeup.poke()
+            }
+            #expect(handled.all.isEmpty, "an event past its last attempt must not reach the handler")
+            let letters = try await harness.bus.deadLetters(group: "crashing", type: nil, page: PageRequest()).items
+            #expect(letters.map(\.attempts) == [3])
+            #expect(letters.allSatisfy { $0.lastError.contains("claimed 2 times without being finished") })
+            #expect(try await harness.outstanding() == 0)
+        }
+    }
+
+    @Test("replaying a log group queues only events it has finished, not those still coming or held", arguments: TestEngine.allCases)
+    func replaySkipsPendingLogEvents(engine: TestEngine) async throws {
+        let group = ConsumerGroup(name: "replayed", handling: NoteWritten.self) { _, _, _ in }
+        try await BusHarness.with(engine, workerProcesses: 0, groups: [group]) { harness in
+            let since = Date().addingTimeInterval(-60)
+            try await harness.publish(BusDeliveryTests.notes(3))
+            let held = try await harness.claimWhenVisible(group, limit: 1)
+            #expect(try await harness.bus.replay(group: "replayed", since: since) == 0, "one held in a range, two ahead of the cursor")
+            _ = try await harness.bus.store.complete(held.map { ($0, .handled) }, group: group, worker: "w", now: Date())
+            #expect(try await harness.bus.replay(group: "replayed", since: since) == 1)
+            #expect(try await harness.count("bus_deliveries") == 1)
         }
     }
 
