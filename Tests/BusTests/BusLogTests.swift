@@ -135,6 +135,28 @@ struct BusLogTests {
         }
     }
 
+    /// Another event type, for a group whose subscription changes.
+    struct NoteArchived: DomainEvent {
+        static let type = "test.note_archived"
+        static let version = 1
+        let noteId: String
+        func validate() -> [FieldProblem] { [] }
+    }
+
+    @Test("an expired range with none of its group's event types left (the subscription changed) is released", arguments: TestEngine.allCases)
+    func expiredRangeOfAnotherSubscription(engine: TestEngine) async throws {
+        let before = ConsumerGroup(name: "changing", handling: NoteWritten.self, claimTimeout: .milliseconds(200)) { _, _, _ in }
+        try await BusHarness.with(engine, workerProcesses: 0, groups: [before]) { harness in
+            try await harness.publish([NoteWritten(noteId: "n", index: 0)])
+            _ = try await harness.claimWhenVisible(before, worker: "died", limit: 10)
+            try await Task.sleep(for: .milliseconds(300))
+            // The next release subscribes the group to another type only.
+            let after = ConsumerGroup(name: "changing", handling: NoteArchived.self, claimTimeout: .milliseconds(200)) { _, _, _ in }
+            #expect(try await harness.bus.store.claim(group: after, worker: "new", limit: 10, now: Date()).isEmpty)
+            #expect(try await harness.count("bus_range_claims") == 0, "the range would be taken over again at every timeout")
+        }
+    }
+
     @Test("replaying a log group queues only events it has finished, not those still coming or held", arguments: TestEngine.allCases)
     func replaySkipsPendingLogEvents(engine: TestEngine) async throws {
         let group = ConsumerGroup(name: "replayed", handling: NoteWritten.self) { _, _, _ in }
