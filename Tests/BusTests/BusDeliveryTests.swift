@@ -230,11 +230,13 @@ struct BusDeliveryTests {
             try await Task.sleep(for: .milliseconds(20))
             let cut = Date()
             try await harness.publish(Self.notes(4, prefix: "new"))
-            // Handled and recorded (replay skips events whose delivery is still pending).
-            try await eventually {
-                let pending = try await harness.outstanding()
-                return handled.count == 7 && pending == 0
+            // Handled and recorded, and nothing left to read (replay skips events still pending).
+            try await eventually("\(handled.count) of 7 handled") {
+                let pending = try await harness.bus.status().first { $0.group == "projection" }?.pending
+                let outstanding = try await harness.outstanding()
+                return handled.count >= 7 && outstanding == 0 && pending == 0
             }
+            #expect(Set(handled.all).count == 7 && handled.count == 7, "handled twice: \(handled.all)")
 
             #expect(try await harness.bus.replay(group: "projection", since: cut) == 4)
             try await eventually { handled.count == 11 }
