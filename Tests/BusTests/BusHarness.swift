@@ -90,6 +90,30 @@ struct BusHarness: Sendable {
         return claimed.withLock { $0 }
     }
 
+    /// Runs `begin` in a transaction that stays open (holding its locks and its transaction id)
+    /// while `body` runs, and commits it after.
+    func whileTransactionOpen<T: Sendable>(
+        _ begin: @escaping @Sendable (Transaction) async throws -> Void, _ body: () async throws -> T
+    ) async throws -> T {
+        let (opened, openedContinuation) = AsyncStream.makeStream(of: Void.self)
+        let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                try await database.transaction { tx in
+                    try await begin(tx)
+                    openedContinuation.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in opened { break }
+            defer { releaseContinuation.finish() }
+            let result = try await body()
+            releaseContinuation.finish()
+            try await tasks.waitForAll()
+            return result
+        }
+    }
+
     /// Claimed or waiting deliveries and claimed log ranges: work not yet recorded as done.
     func outstanding() async throws -> Int {
         try await count("bus_deliveries") + count("bus_range_claims")

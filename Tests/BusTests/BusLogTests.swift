@@ -19,18 +19,10 @@ struct BusLogTests {
                 return batch
             }
             try await harness.publish([NoteWritten(noteId: "before", index: 0)])
-            let (opened, openedContinuation) = AsyncStream.makeStream(of: Void.self)
-            let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                // "early" is published first (smaller seq, smaller transaction id) but commits last.
-                tasks.addTask {
-                    try await harness.database.transaction { tx in
-                        try await harness.publisher.publish(NoteWritten(noteId: "early", index: 1), in: tx)
-                        openedContinuation.yield()
-                        for await _ in release { break }
-                    }
-                }
-                for await _ in opened { break }
+            // "early" is published first (smaller seq, smaller transaction id) but commits last.
+            try await harness.whileTransactionOpen({ tx in
+                try await harness.publisher.publish(NoteWritten(noteId: "early", index: 1), in: tx)
+            }) {
                 try await harness.publish([NoteWritten(noteId: "late", index: 2)])
                 // Other tests' transactions on the shared cluster may hold delivery back briefly too.
                 try await eventually { _ = try await claim(); return taken.all == ["before"] }
@@ -38,9 +30,6 @@ struct BusLogTests {
                     try await claim().lookAgainSoon
                 }
                 #expect(taken.all == ["before"], "nothing may pass the open transaction")
-                releaseContinuation.yield()
-                releaseContinuation.finish()
-                try await tasks.waitForAll()
             }
             try await eventually { _ = try await claim(); return taken.count == 3 }
             #expect(taken.all == ["before", "early", "late"])
@@ -52,18 +41,10 @@ struct BusLogTests {
         let group = ConsumerGroup(name: "busy", handling: NoteWritten.self) { _, _, _ in }
         try await BusHarness.with(engine, workerProcesses: 0, groups: [group]) { harness in
             try await harness.publish([NoteWritten(noteId: "n", index: 0)])
-            let (locked, lockedContinuation) = AsyncStream.makeStream(of: Void.self)
-            let (release, releaseContinuation) = AsyncStream.makeStream(of: Void.self)
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                // As a claim in progress does: the cursor row updated, not yet committed.
-                tasks.addTask {
-                    try await harness.database.transaction { tx in
-                        try await tx.sql.raw("UPDATE bus_cursors SET seq = seq WHERE consumer_group = 'busy'").run()
-                        lockedContinuation.yield()
-                        for await _ in release { break }
-                    }
-                }
-                for await _ in locked { break }
+            // As a claim in progress does: the cursor row updated, not yet committed.
+            let claim = try await harness.whileTransactionOpen({ tx in
+                try await tx.sql.raw("UPDATE bus_cursors SET seq = seq WHERE consumer_group = 'busy'").run()
+            }) {
                 let answered = AtomicFlag()
                 let claim = Task {
                     defer { answered.set() }
@@ -72,12 +53,10 @@ struct BusLogTests {
                 let deadline = ContinuousClock.now + .seconds(5)
                 while !answered.isSet && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
                 #expect(answered.isSet, "the claim waited for the other worker's claim to finish")
-                releaseContinuation.yield()
-                releaseContinuation.finish()
-                let batch = try await claim.value
-                #expect(batch.claimed.isEmpty && batch.lookAgainSoon)
-                try await tasks.waitForAll()
+                return claim
             }
+            let batch = try await claim.value
+            #expect(batch.claimed.isEmpty && batch.lookAgainSoon)
             #expect(try await harness.claimWhenVisible(group, limit: 10).count == 1)
         }
     }
