@@ -116,9 +116,26 @@ struct ConfigTests {
         ("sqlite://relative/x.db", "sqlite:relative/x.db"),
         ("sqlite:///var/lib/flow/x.db", "sqlite:/var/lib/flow/x.db"),
         ("postgresql://u:p@h/d", "postgres://u@h:5432/d"),
+        ("postgres://u:p@/d?host=/var/run/postgresql", "postgres://u@/d (socket /var/run/postgresql/.s.PGSQL.5432)"),
+        ("postgres://u@/d?host=/tmp/pg/&port=5433&sslmode=disable", "postgres://u@/d (socket /tmp/pg/.s.PGSQL.5433)"),
     ])
     func databaseURLs(url: String, described: String) throws {
         #expect(try DatabaseLocation(url: url).description == described)
+    }
+
+    @Test("Unix-socket PostgreSQL URLs that cannot work are refused with the reason", arguments: [
+        ("postgres://u@/d?host=/run/pg&sslmode=require", "TLS is not available"),
+        ("postgres://u@db:5432/d?host=/run/pg", "names no host or port"),
+        ("postgres://u@/d?host=/run/pg&port=http", "not a port number"),
+        ("postgres://u@/d?host=/run/pg&pool=3", "unknown parameter 'pool'"),
+        ("postgres:///d?host=/run/pg", "must name a user"),
+    ])
+    func unixSocketURLErrors(url: String, reason: String) {
+        #expect {
+            try DatabaseLocation(url: url)
+        } throws: { error in
+            (error as? ConfigError)?.description.contains(reason) == true
+        }
     }
 
     @Test("byte sizes")

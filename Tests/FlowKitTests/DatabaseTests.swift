@@ -222,6 +222,39 @@ struct DatabaseTests {
         #expect(!(own is DatabaseError))
     }
 
+    @Test("PostgreSQL through its Unix socket: the pool's queries and the notification listener")
+    func unixSocketConnections() async throws {
+        let server = try await PostgresTestServer.shared.requireAvailable()
+        guard server.socketDirectory != nil else {
+            try Test.cancel("the test server was given by URL; its socket folder is unknown")
+        }
+        let name = try await server.createDatabase()
+        do {
+            let location = try DatabaseLocation(url: try #require(server.socketURL(database: name)))
+            let database = try await Database.open(location, logger: TestDatabases.logger)
+            try await database.withRunning {
+                // inet_server_addr() is NULL exactly when the session came through a Unix socket.
+                let session = try await database.read { sql in
+                    try await sql.raw("SELECT inet_server_addr()::text AS address, current_database() AS name").first()
+                }
+                #expect(try session?.decodeNil(column: "address") == true)
+                #expect(try session?.decode(column: "name", as: String.self) == name)
+
+                let stream = database.notifications("flow_socket_channel")
+                try await withDeadline(.seconds(20), failure: DatabaseError(.other, message: "no notification through the socket")) {
+                    var iterator = stream.makeAsyncIterator()
+                    #expect(await iterator.next() == .listening)
+                    try await database.transaction { tx in try await database.notify("flow_socket_channel", payload: "hello", in: tx) }
+                    #expect(await iterator.next() == .posted("hello"))
+                }
+            }
+            await server.dropDatabase(name)
+        } catch {
+            await server.dropDatabase(name)
+            throw error
+        }
+    }
+
     @Test("a PostgreSQL notification stream says when its listener starts listening, again after losing its connection")
     func notificationsSayWhenListening() async throws {
         try await TestDatabases.with(.postgres) { database in

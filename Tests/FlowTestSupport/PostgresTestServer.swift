@@ -60,7 +60,7 @@ public actor PostgresTestServer {
                 let directory = NSTemporaryDirectory() + "flow-test-pg-\(ProcessInfo.processInfo.processIdentifier)"
                 let url = try ThrowawayCluster.start(directory: directory)
                 ThrowawayCluster.stopAtExit(directory: directory)
-                server = try Server(baseURL: url)
+                server = try Server(baseURL: url, socketDirectory: directory)
             }
             state = .available(server)
             return .success(server)
@@ -78,8 +78,12 @@ public actor PostgresTestServer {
         let username: String
         let password: String?
         let adminDatabase: String
+        /// Where the server's Unix socket is, for a throwaway cluster (its folder); nil for a
+        /// server given by URL.
+        public let socketDirectory: String?
 
-        init(baseURL: String) throws {
+        init(baseURL: String, socketDirectory: String? = nil) throws {
+            self.socketDirectory = socketDirectory
             guard let components = URLComponents(string: baseURL), let host = components.host else {
                 throw Unavailable(reason: "cannot parse \(baseURL)")
             }
@@ -94,6 +98,11 @@ public actor PostgresTestServer {
         public func url(database: String) -> String {
             let credentials = password.map { "\(username):\($0)" } ?? username
             return "postgres://\(credentials)@\(host):\(port)/\(database)?sslmode=disable"
+        }
+
+        /// libpq's Unix-socket URL of `database`, when the socket's folder is known.
+        public func socketURL(database: String) -> String? {
+            socketDirectory.map { "postgres://\(username)@/\(database)?host=\($0)&port=\(port)" }
         }
 
         public func createDatabase() async throws -> String {

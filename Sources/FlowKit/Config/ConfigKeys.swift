@@ -21,7 +21,7 @@ public enum ConfigKeys {
         Entry(key: "roles", defaultValue: "api,realtime,worker",
               summary: "Roles this process runs; `flow serve --roles` overrides it.", isSecret: false),
         Entry(key: "database.url", defaultValue: DatabaseLocation.defaultURL,
-              summary: "`sqlite:PATH` for an embedded SQLite file, or `postgres://user:password@host:5432/db` (`?sslmode=` disable, prefer or require).", isSecret: true),
+              summary: "`sqlite:PATH` for an embedded SQLite file, or `postgres://user:password@host:5432/db` (`?sslmode=` disable, prefer or require), or `postgres://user@/db?host=/var/run/postgresql` for the server's Unix socket in that folder.", isSecret: true),
         Entry(key: "database.poolSize", defaultValue: "2 × cores, at least 4",
               summary: "PostgreSQL: maximum pooled connections per process. SQLite: read connections (writes use one connection).", isSecret: false),
         Entry(key: "database.acquireTimeout", defaultValue: "5",
