@@ -16,6 +16,10 @@ struct ProbeTick: DomainEvent {
     static let type = "probe.tick"
     static let version = 1
     let index: Int
+
+    func validate() -> [FieldProblem] {
+        index < 0 ? [FieldProblem(field: "index", problem: "must not be negative")] : []
+    }
 }
 
 struct DatabaseOptions: ParsableArguments {

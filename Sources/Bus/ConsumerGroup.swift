@@ -71,7 +71,7 @@ public struct DeliveryAttempt: Sendable {
     public let group: String
 }
 
-/// Exponential backoff with full jitter between attempts, up to `maxAttempts`, after which the
+/// Exponential backoff with equal jitter between attempts, up to `maxAttempts`, after which the
 /// delivery moves to the dead letters with its last error.
 public struct RetryPolicy: Sendable {
     public let maxAttempts: Int

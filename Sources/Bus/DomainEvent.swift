@@ -11,12 +11,22 @@ public protocol DomainEvent: Codable, Sendable {
     static var type: String { get }
     static var version: Int { get }
     /// Problems that make this payload invalid (empty ids, impossible values); publishing an
-    /// invalid event fails before anything is written. Empty means valid.
+    /// invalid event fails before anything is written. Empty means valid. Every event type
+    /// states its own rules (there is no default), since consumers trust what they receive.
     func validate() -> [FieldProblem]
 }
 
 extension DomainEvent {
-    public func validate() -> [FieldProblem] { [] }
+    /// "must not be empty" for each named value that is empty: the ids a payload cannot do without.
+    public static func emptyFields(_ values: KeyValuePairs<String, String>) -> [FieldProblem] {
+        values.filter { $0.value.isEmpty }.map { FieldProblem(field: $0.key, problem: "must not be empty") }
+    }
+
+    /// "must be one of …" unless `value` is the raw value of a case of `Value`.
+    public static func oneOf<Value: RawRepresentable & CaseIterable>(_ value: String, _: Value.Type, field: String) -> [FieldProblem]
+    where Value.RawValue == String {
+        Value(rawValue: value) != nil ? [] : [FieldProblem(field: field, problem: "must be one of \(Value.allCases.map(\.rawValue).joined(separator: ", "))")]
+    }
 }
 
 /// A published event as stored and delivered: the payload plus who, what, when and why.

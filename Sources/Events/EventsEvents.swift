@@ -12,6 +12,11 @@ public struct EventCreated: DomainEvent {
     public let startsAt: Date
     public let status: String
     public let visibility: String
+
+    public func validate() -> [FieldProblem] {
+        Self.emptyFields(["eventId": eventId, "organizerId": organizerId, "title": title])
+            + Self.oneOf(status, EventStatus.self, field: "status") + Self.oneOf(visibility, EventVisibility.self, field: "visibility")
+    }
 }
 
 extension EventCreated {
@@ -27,6 +32,10 @@ public struct EventUpdated: DomainEvent {
     public static let version = 1
     public let eventId: String
     public let fields: [String]
+
+    public func validate() -> [FieldProblem] {
+        Self.emptyFields(["eventId": eventId]) + (fields.isEmpty ? [FieldProblem(field: "fields", problem: "must name at least one field")] : [])
+    }
 }
 
 /// An event was cancelled (or deleted before anyone joined). Attendees are to be told.
@@ -37,6 +46,10 @@ public struct EventCancelled: DomainEvent {
     public let attendees: Int
     /// True when the event was removed outright (draft, or nobody attending).
     public let deleted: Bool
+
+    public func validate() -> [FieldProblem] {
+        Self.emptyFields(["eventId": eventId]) + (attendees < 0 ? [FieldProblem(field: "attendees", problem: "must not be negative")] : [])
+    }
 }
 
 /// Someone's attendance changed; `from`/`to` are going, interested, waitlisted or null.
@@ -47,6 +60,14 @@ public struct AttendanceChanged: DomainEvent {
     public let userId: String
     public let from: String?
     public let to: String?
+
+    public func validate() -> [FieldProblem] {
+        var problems = Self.emptyFields(["eventId": eventId, "userId": userId])
+        if let from { problems += Self.oneOf(from, AttendanceStatus.self, field: "from") }
+        if let to { problems += Self.oneOf(to, AttendanceStatus.self, field: "to") }
+        if from == to { problems.append(FieldProblem(field: "to", problem: "must differ from `from`: nothing changed")) }
+        return problems
+    }
 }
 
 /// Someone was invited to an event (private events are visible to invitees only).
@@ -56,6 +77,10 @@ public struct EventInvited: DomainEvent {
     public let eventId: String
     public let userId: String
     public let invitedBy: String
+
+    public func validate() -> [FieldProblem] {
+        Self.emptyFields(["eventId": eventId, "userId": userId, "invitedBy": invitedBy])
+    }
 }
 
 /// A seat freed up and the first person on the waitlist is now going.
@@ -64,4 +89,8 @@ public struct WaitlistPromoted: DomainEvent {
     public static let version = 1
     public let eventId: String
     public let userId: String
+
+    public func validate() -> [FieldProblem] {
+        Self.emptyFields(["eventId": eventId, "userId": userId])
+    }
 }

@@ -10,7 +10,7 @@ public struct UserRegistered: DomainEvent {
     public let username: String
 
     public func validate() -> [FieldProblem] {
-        userId.isEmpty ? [FieldProblem(field: "userId", problem: "must not be empty")] : []
+        Self.emptyFields(["userId": userId, "username": username])
     }
 }
 
@@ -20,6 +20,10 @@ public struct UserLocked: DomainEvent {
     public static let version = 1
     public let userId: String
     public let lockedUntil: Date
+
+    public func validate() -> [FieldProblem] {
+        Self.emptyFields(["userId": userId])
+    }
 }
 
 /// The owner (or staff) changed profile fields; `fields` names them, values stay in Identity.
@@ -30,7 +34,7 @@ public struct UserProfileUpdated: DomainEvent {
     public let fields: [String]
 
     public func validate() -> [FieldProblem] {
-        fields.isEmpty ? [FieldProblem(field: "fields", problem: "must name at least one field")] : []
+        Self.emptyFields(["userId": userId]) + (fields.isEmpty ? [FieldProblem(field: "fields", problem: "must name at least one field")] : [])
     }
 }
 
@@ -40,4 +44,8 @@ public struct UserDeleted: DomainEvent {
     public static let type = "user.deleted"
     public static let version = 1
     public let userId: String
+
+    public func validate() -> [FieldProblem] {
+        Self.emptyFields(["userId": userId])
+    }
 }

@@ -324,6 +324,7 @@ struct BusDeliveryTests {
         struct Unregistered: DomainEvent {
             static let type = "test.unregistered"
             static let version = 1
+            func validate() -> [FieldProblem] { [] }
         }
         try await BusHarness.with(engine, workerProcesses: 0, groups: []) { harness in
             let invalid = await #expect(throws: BusError.self) {
