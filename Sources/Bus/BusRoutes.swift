@@ -17,6 +17,10 @@ struct BusRoutes: Sendable {
         let since: Date
     }
 
+    struct ReplayEventBody: Decodable {
+        let group: String
+    }
+
     struct StatusBody: ResponseEncodable {
         let groups: [GroupStatus]
         let eventTypes: [String: Int]
@@ -98,6 +102,31 @@ struct BusRoutes: Sendable {
             }
             guard problems.isEmpty else { throw APIError.validation(problems) }
             return CountBody(count: try await bus.replayDeadLetters(group: body.group, type: body.type))
+        }
+
+        routes.post("/events/{id}/replay", APIOperation(
+            "replayBusEvent", summary: "Deliver one retained event again to a group, handled before or not.", tags: tags,
+            parameters: [.path("id", "The event's id (its envelope id).")],
+            requestBody: ["type": "object", "required": ["group"], "properties": ["group": ["type": "string"]]],
+            responses: [
+                .json(200, "Queued.", schema: ["$ref": "#/components/schemas/Count"]),
+                .error(404, "No retained event has this id."),
+                .error(409, "The group has yet to handle the event; it comes anyway."),
+            ],
+            security: security)
+        ) { request, context in
+            try admin.authorize(context)
+            let id = try context.parameters.require("id")
+            let body = try await request.decode(as: ReplayEventBody.self, context: context)
+            guard bus.group(named: body.group) != nil else {
+                throw APIError.validation(field: "group", "is not a registered consumer group")
+            }
+            switch try await bus.replay(event: id, group: body.group) {
+            case .queued: return CountBody(count: 1)
+            case .pending: throw APIError.conflict("Event \(id) is still pending for \(body.group); it will be delivered anyway.", code: "event_pending")
+            case .notSubscribed(let type): throw APIError.validation(field: "group", "does not subscribe to \(type), the event's type")
+            case .unknownEvent: throw APIError.notFound("No retained event has the id \(id).")
+            }
         }
 
         routes.post("/replay", APIOperation(

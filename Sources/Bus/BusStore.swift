@@ -253,6 +253,13 @@ struct BusStore: Sendable {
         }
     }
 
+    /// The type of the retained event with this id; nil when there is none.
+    func eventType(id: String) async throws -> String? {
+        try await database.read { sql in
+            try await sql.raw("SELECT type FROM bus_events WHERE id = \(bind: id)").first()?.decode(column: "type", as: String.self)
+        }
+    }
+
     func deadLetters(group: String?, type: String?, page: PageRequest) async throws -> [DeadLetter] {
         var query: SQLQueryString = """
             SELECT d.id AS dead_letter_id, d.consumer_group, d.attempts, d.last_error, d.failed_at, \(unsafeRaw: Self.eventColumns)
@@ -312,18 +319,31 @@ struct BusStore: Sendable {
         }
     }
 
-    /// Delivers again to `group` every stored event of its types that occurred at or after
-    /// `since` and is not pending for the group: no delivery of it waiting, and, for a group
-    /// reading the log, not ahead of its cursor or in a range it holds (those are coming anyway;
-    /// queueing them too could hand one event to two workers at once). Returns how many were queued.
-    func replay(group: ConsumerGroup, since: Date, now: Date) async throws -> Int {
+    /// Which stored events a replay delivers again.
+    enum ReplaySelection {
+        /// Every event that occurred at or after this time.
+        case since(Date)
+        /// The event with this id.
+        case event(id: String)
+    }
+
+    /// Delivers again to `group` every selected stored event of its types that is not pending
+    /// for the group: no delivery of it waiting, and, for a group reading the log, not ahead of
+    /// its cursor or in a range it holds (those are coming anyway; queueing them too could hand
+    /// one event to two workers at once). Returns how many were queued.
+    func replay(group: ConsumerGroup, _ selection: ReplaySelection, now: Date) async throws -> Int {
+        let selected: SQLQueryString = switch selection {
+        case .since(let since): "e.occurred_at >= \(bind: since)"
+        case .event(let id): "e.id = \(bind: id)"
+        }
         var query: SQLQueryString = """
             INSERT INTO bus_deliveries (event_seq, consumer_group, event_key, attempts, available_at, created_at)
             SELECT e.seq, \(bind: group.name), e.event_key, 0, \(bind: now), \(bind: now)
             FROM bus_events e
-            WHERE e.occurred_at >= \(bind: since) AND e.type IN (\(binds: group.eventTypes.sorted()))
+            WHERE e.type IN (\(binds: group.eventTypes.sorted()))
               AND NOT EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.event_seq = e.seq AND d.consumer_group = \(bind: group.name))
             """
+        query += " AND " + selected
         if !group.orderedByKey {
             let event = position("e")
             query += """

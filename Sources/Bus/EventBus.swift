@@ -145,10 +145,34 @@ public final class EventBus: Sendable {
     /// Delivers again to `group` every retained event of its types since `since`.
     public func replay(group name: String, since: Date) async throws -> Int {
         guard let group = group(named: name) else { throw BusOperationError.unknownGroup(name) }
-        let count = try await store.replay(group: group, since: since, now: Date())
+        return try await replay(group, .since(since))
+    }
+
+    /// What replaying one event to a group did.
+    public enum EventReplay: Sendable, Equatable {
+        case queued
+        /// The group has yet to handle it (or is handling it): it comes anyway.
+        case pending
+        /// The group does not subscribe to the event's type.
+        case notSubscribed(type: String)
+        /// No retained event has that id (never published, or pruned).
+        case unknownEvent
+    }
+
+    /// Delivers one retained event again to `group`, handled or not before (a consumer whose
+    /// handler had a bug reprocesses the events it got wrong).
+    public func replay(event id: String, group name: String) async throws -> EventReplay {
+        guard let group = group(named: name) else { throw BusOperationError.unknownGroup(name) }
+        guard let type = try await store.eventType(id: id) else { return .unknownEvent }
+        guard group.eventTypes.contains(type) else { return .notSubscribed(type: type) }
+        return try await replay(group, .event(id: id)) == 1 ? .queued : .pending
+    }
+
+    private func replay(_ group: ConsumerGroup, _ selection: BusStore.ReplaySelection) async throws -> Int {
+        let count = try await store.replay(group: group, selection, now: Date())
         if count > 0 {
             try await database.transaction { tx in
-                try await self.database.notify(Self.wakeChannel, payload: name, in: tx)
+                try await self.database.notify(Self.wakeChannel, payload: group.name, in: tx)
             }
         }
         return count

@@ -72,15 +72,17 @@ struct BusCommand: AsyncParsableCommand {
 
     struct Replay: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Deliver again: one dead letter, the dead letters of a group or type, or a group's events since a time.",
+            abstract: "Deliver again: one dead letter, the dead letters of a group or type, one event or a group's events since a time.",
             discussion: """
                 flow bus replay --dead-letter ID
+                flow bus replay --event ID --group G        (one retained event to G, handled before or not)
                 flow bus replay --group G [--type T]        (dead letters of G, of type T)
                 flow bus replay --type T                    (dead letters of type T, any group)
                 flow bus replay --group G --since 2026-05-01T00:00:00Z   (every retained event of G's types since then)
                 """)
         @OptionGroup var options: ConfigOptions
         @Option(name: .customLong("dead-letter"), help: "The id of one dead letter.") var deadLetter: String?
+        @Option(help: "The id of one retained event, delivered again to --group.") var event: String?
         @Option(help: "A consumer group.") var group: String?
         @Option(help: "An event type.") var type: String?
         @Option(help: "Replay the group's events from this RFC 3339 time instead of its dead letters.") var since: String?
@@ -89,8 +91,11 @@ struct BusCommand: AsyncParsableCommand {
             if deadLetter != nil, group != nil || type != nil || since != nil {
                 throw ValidationError("--dead-letter replays one dead letter; do not combine it with other options")
             }
-            if deadLetter == nil, group == nil, type == nil {
-                throw ValidationError("say what to replay: --dead-letter ID, --group G, or --type T")
+            if deadLetter == nil, event == nil, group == nil, type == nil {
+                throw ValidationError("say what to replay: --dead-letter ID, --event ID --group G, --group G, or --type T")
+            }
+            if event != nil, group == nil || type != nil || since != nil || deadLetter != nil {
+                throw ValidationError("--event replays one event to one group: give --group and nothing else")
             }
             if let since {
                 guard group != nil, type == nil else { throw ValidationError("--since replays one group: give --group and no --type") }
@@ -103,6 +108,14 @@ struct BusCommand: AsyncParsableCommand {
                 if let deadLetter {
                     guard try await bus.replayDeadLetter(id: deadLetter) else { return "No dead letter has the id \(deadLetter)." }
                     return "Dead letter \(deadLetter) queued again."
+                }
+                if let event, let group {
+                    return switch try await bus.replay(event: event, group: group) {
+                    case .queued: "Event \(event) queued again for \(group)."
+                    case .pending: "Event \(event) is still pending for \(group); it comes anyway."
+                    case .notSubscribed(let type): "\(group) does not subscribe to \(type), the type of event \(event)."
+                    case .unknownEvent: "No retained event has the id \(event)."
+                    }
                 }
                 if let since, let group, let start = RFC3339.parse(since) {
                     return "Queued \(try await bus.replay(group: group, since: start)) event(s) for \(group)."

@@ -245,6 +245,33 @@ struct BusDeliveryTests {
         }
     }
 
+    @Test("replaying one event delivers it again to the group; pending, unknown and unsubscribed events say so", arguments: TestEngine.allCases)
+    func replayOneEvent(engine: TestEngine) async throws {
+        let handled = Recorder<String>()
+        let group = ConsumerGroup(name: "projection", handling: NoteWritten.self) { note, _, _ in handled.append(note.noteId) }
+        try await BusHarness.with(engine, groups: [group]) { harness in
+            let published = try await harness.publish(Self.notes(3, prefix: "n"))
+            try await eventually("\(handled.count) of 3 handled") {
+                let outstanding = try await harness.outstanding()
+                return handled.count == 3 && outstanding == 0
+            }
+            #expect(try await harness.bus.replay(event: published[1].id, group: "projection") == .queued)
+            try await eventually { handled.count == 4 }
+            #expect(handled.all.last == "n1")
+            #expect(try await harness.bus.replay(event: UUIDv7.string(), group: "projection") == .unknownEvent)
+            await #expect(throws: BusOperationError.self) { try await harness.bus.replay(event: published[0].id, group: "nope") }
+        }
+        // With no worker running, a published event is still ahead of the cursor: pending.
+        let idle = ConsumerGroup(name: "idle", handling: NoteWritten.self) { _, _, _ in }
+        let other = ConsumerGroup(name: "other", eventTypes: ["test.other"]) { _, _ in }
+        try await BusHarness.with(engine, workerProcesses: 0, groups: [idle, other]) { harness in
+            let published = try await harness.publish(Self.notes(1, prefix: "p"))
+            #expect(try await harness.bus.replay(event: published[0].id, group: "idle") == .pending)
+            #expect(try await harness.bus.replay(event: published[0].id, group: "other") == .notSubscribed(type: NoteWritten.type))
+            #expect(try await harness.outstanding() == 0, "nothing was queued")
+        }
+    }
+
     @Test("a claim whose worker died expires and the delivery is handled again", arguments: TestEngine.allCases)
     func expiredClaimIsRedelivered(engine: TestEngine) async throws {
         let handled = Recorder<Int>()

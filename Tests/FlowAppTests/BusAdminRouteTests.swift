@@ -48,7 +48,7 @@ struct BusAdminRouteTests {
         }
     }
 
-    @Test("dead letters page, replay of a missing one is 404, replay needs a filter, group replay needs a known group", arguments: TestEngine.allCases)
+    @Test("dead letters page, replay of a missing one is 404, replay needs a filter, group and event replay need a known group", arguments: TestEngine.allCases)
     func deadLettersAndReplay(engine: TestEngine) async throws {
         try await withTestServer(engine, configure: { $0.adminToken = Self.token }) { client, _ in
             try await client.execute(uri: "/api/v1/admin/bus/dead-letters?limit=5", method: .get, headers: Self.authorized) { response in
@@ -77,6 +77,19 @@ struct BusAdminRouteTests {
             try await client.execute(uri: "/api/v1/admin/bus/replay", method: .post, headers: json,
                                      body: jsonBody(#"{"group":"no.such.group","since":"2026-01-01T00:00:00Z"}"#)) { response in
                 #expect(response.status == .unprocessableContent)
+            }
+            // One event: the group must be registered; the body must name one. (What a replay of
+            // a real event does is tested on the bus itself, BusDeliveryTests.)
+            try await client.execute(uri: "/api/v1/admin/bus/events/\(UUIDv7.string())/replay", method: .post, headers: json,
+                                     body: jsonBody(#"{"group":"no.such.group"}"#)) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(response.errorBody()["code"] as? String == "validation_failed")
+            }
+            try await client.execute(uri: "/api/v1/admin/bus/events/\(UUIDv7.string())/replay", method: .post, headers: json, body: jsonBody("{}")) { response in
+                #expect(response.status == .unprocessableContent || response.status == .badRequest)
+            }
+            try await client.execute(uri: "/api/v1/admin/bus/events/\(UUIDv7.string())/replay", method: .post, body: jsonBody(#"{"group":"g"}"#)) { response in
+                #expect(response.status == .unauthorized)
             }
         }
     }

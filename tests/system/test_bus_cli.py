@@ -69,3 +69,8 @@ def test_status_dead_letters_replay_prune(tmp_path):
 
     usage = flow_bus("replay", database=database, cwd=tmp_path)
     assert usage.returncode == 64 and "say what to replay" in usage.stderr
+    lone_event = flow_bus("replay", "--event", ids[0], database=database, cwd=tmp_path)
+    assert lone_event.returncode == 64 and "--event replays one event to one group" in lone_event.stderr
+    # One event goes to a group this binary runs; the probe's group is not one of them.
+    unknown_group = flow_bus("replay", "--event", ids[0], "--group", "probe.g1", database=database, cwd=tmp_path)
+    assert unknown_group.returncode != 0 and "no consumer group named probe.g1" in unknown_group.stderr, unknown_group
