@@ -24,6 +24,8 @@ enum BusMetrics {
     static func backlog(_ status: GroupStatus) {
         let dimensions = [("group", status.group)]
         Gauge(label: "flow_bus_pending", dimensions: dimensions).record(status.pending)
+        Gauge(label: "flow_bus_in_flight", dimensions: dimensions).record(status.inFlight)
+        Gauge(label: "flow_bus_retrying", dimensions: dimensions).record(status.retrying)
         Gauge(label: "flow_bus_oldest_pending_seconds", dimensions: dimensions).record(status.oldestPendingSeconds ?? 0)
         Gauge(label: "flow_bus_dead_letters", dimensions: dimensions).record(status.deadLetters)
     }

@@ -150,21 +150,34 @@ struct BusLogTests {
         }
     }
 
-    @Test("status counts unread and claimed events of a log group, and their age", arguments: TestEngine.allCases)
+    @Test("status counts unread and claimed events of a log group, and their age; the gauges export them", arguments: TestEngine.allCases)
     func lagOfALogGroup(engine: TestEngine) async throws {
-        let group = ConsumerGroup(name: "lagging", handling: NoteWritten.self) { _, _, _ in }
+        // One name per engine: the cases run at once and share the process's metrics.
+        let name = "lagging-\(engine)"
+        let group = ConsumerGroup(name: name, handling: NoteWritten.self) { _, _, _ in }
         try await BusHarness.with(engine, workerProcesses: 0, groups: [group]) { harness in
             try await harness.publish(BusDeliveryTests.notes(3))
-            var status = try #require(try await harness.bus.status().first { $0.group == "lagging" })
+            var status = try #require(try await harness.bus.status().first { $0.group == name })
             #expect(status.pending == 3 && status.inFlight == 0)
             #expect(status.oldestPendingSeconds != nil)
             // Up to 2: on PostgreSQL the later events may still wait behind other tests' transactions.
             let claimed = try await harness.claimWhenVisible(group, limit: 2)
-            status = try #require(try await harness.bus.status().first { $0.group == "lagging" })
+            status = try #require(try await harness.bus.status().first { $0.group == name })
             #expect(status.pending == 3 && status.inFlight == claimed.count)
+            BusMetrics.backlog(status)
+            #expect(Self.gauge("flow_bus_pending", group: name) == 3)
+            #expect(Self.gauge("flow_bus_in_flight", group: name) == Double(claimed.count))
+            #expect(Self.gauge("flow_bus_retrying", group: name) == 0)
+            #expect(Self.gauge("flow_bus_oldest_pending_seconds", group: name).map { $0 > 0 } == true)
             _ = try await harness.bus.store.complete(claimed.map { ($0, .handled) }, group: group, worker: "w", now: Date())
-            status = try #require(try await harness.bus.status().first { $0.group == "lagging" })
+            status = try #require(try await harness.bus.status().first { $0.group == name })
             #expect(status.pending == 3 - claimed.count && status.inFlight == 0)
         }
+    }
+
+    /// A gauge's value in the `/metrics` text, nil when it is not there.
+    static func gauge(_ metric: String, group: String) -> Double? {
+        let prefix = "\(metric){group=\"\(group)\"} "
+        return FlowMetrics.exposition().split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
     }
 }
