@@ -19,7 +19,7 @@ public struct FlowModules: Sendable {
         let mailbox = DevMailbox(database: context.database)
         let busModule = BusModule(context: context)
         let identity = try await IdentityModule.make(context: context, bus: busModule.bus, mailer: mailbox)
-        let events = EventsModule(context: context, bus: busModule.bus, privacy: identity.privacy, users: identity.directory)
+        let events = try EventsModule(context: context, bus: busModule.bus, privacy: identity.privacy, users: identity.directory)
         return FlowModules(all: [PlatformModule(context: context, mailbox: mailbox), busModule, identity, events], bus: busModule.bus,
                            identity: identity.service, mailbox: mailbox, events: events.service)
     }

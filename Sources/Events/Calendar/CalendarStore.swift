@@ -4,8 +4,12 @@ import SQLKit
 
 struct CalendarStore: Sendable {
     func replaceFeed(userId: String, tokenHash: String, now: Date, in tx: Transaction) async throws {
-        try await tx.sql.raw("DELETE FROM calendar_feeds WHERE user_id = \(bind: userId)").run()
+        try await removeFeed(userId: userId, in: tx)
         try await tx.sql.raw("INSERT INTO calendar_feeds (user_id, token_hash, created_at) VALUES (\(bind: userId), \(bind: tokenHash), \(bind: now))").run()
+    }
+
+    func removeFeed(userId: String, in tx: Transaction) async throws {
+        try await tx.sql.raw("DELETE FROM calendar_feeds WHERE user_id = \(bind: userId)").run()
     }
 
     func feedOwner(tokenHash: String, on sql: any SQLDatabase) async throws -> String? {

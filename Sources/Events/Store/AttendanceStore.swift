@@ -63,6 +63,15 @@ struct AttendanceStore: Sendable {
             """).run()
     }
 
+    /// The events not yet over (the whole series, for recurring ones) that `userId` attends in
+    /// any status, in id order.
+    func unfinishedEventIds(userId: String, now: Date, on sql: any SQLDatabase) async throws -> [String] {
+        try await sql.raw("""
+            SELECT a.event_id FROM attendance a JOIN events e ON e.id = a.event_id
+            WHERE a.user_id = \(bind: userId) AND e.series_ends_at > \(bind: now) ORDER BY a.event_id
+            """).all().map { try $0.decode(column: "event_id", as: String.self) }
+    }
+
     func remove(eventId: String, userId: String, in tx: Transaction) async throws {
         try await tx.sql.raw("DELETE FROM attendance WHERE event_id = \(bind: eventId) AND user_id = \(bind: userId)").run()
     }

@@ -26,6 +26,10 @@ struct InviteStore: Sendable {
             .first() != nil
     }
 
+    func removeAll(userId: String, in tx: Transaction) async throws {
+        try await tx.sql.raw("DELETE FROM event_invites WHERE user_id = \(bind: userId)").run()
+    }
+
     func invitees(eventId: String, page: PageRequest, on sql: any SQLDatabase) async throws -> [InviteView] {
         var query: SQLQueryString = "SELECT user_id, invited_by, created_at FROM event_invites WHERE event_id = \(bind: eventId)"
         if let after = page.after?.first { query += " AND user_id > \(bind: after)" }
