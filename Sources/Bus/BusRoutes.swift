@@ -111,7 +111,7 @@ struct BusRoutes: Sendable {
             responses: [
                 .json(200, "Queued.", schema: ["$ref": "#/components/schemas/Count"]),
                 .error(404, "No retained event has this id."),
-                .error(409, "The group has yet to handle the event; it comes anyway."),
+                .error(409, "The group has yet to handle the event (it comes anyway), or holds it as a dead letter (replay that)."),
             ],
             security: security)
         ) { request, context in
@@ -125,6 +125,8 @@ struct BusRoutes: Sendable {
             case .queued: return CountBody(count: 1)
             case .pending: throw APIError.conflict("Event \(id) is still pending for \(body.group); it will be delivered anyway.", code: "event_pending")
             case .notSubscribed(let type): throw APIError.validation(field: "group", "does not subscribe to \(type), the event's type")
+            case .deadLettered:
+                throw APIError.conflict("Event \(id) is a dead letter of \(body.group); replay the dead letter instead.", code: "event_dead_lettered")
             case .unknownEvent: throw APIError.notFound("No retained event has the id \(id).")
             }
         }

@@ -253,6 +253,16 @@ struct BusStore: Sendable {
         }
     }
 
+    /// Whether `group` has a dead letter of the event with this id.
+    func hasDeadLetter(eventId: String, group: String) async throws -> Bool {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT 1 AS one FROM bus_dead_letters x JOIN bus_events e ON e.seq = x.event_seq
+                WHERE e.id = \(bind: eventId) AND x.consumer_group = \(bind: group)
+                """).first() != nil
+        }
+    }
+
     /// The type of the retained event with this id; nil when there is none.
     func eventType(id: String) async throws -> String? {
         try await database.read { sql in
@@ -330,7 +340,9 @@ struct BusStore: Sendable {
     /// Delivers again to `group` every selected stored event of its types that is not pending
     /// for the group: no delivery of it waiting, and, for a group reading the log, not ahead of
     /// its cursor or in a range it holds (those are coming anyway; queueing them too could hand
-    /// one event to two workers at once). Returns how many were queued.
+    /// one event to two workers at once). Dead letters are left to the dead-letter replay, which
+    /// also removes them (queued here too, a later replay of the dead letter would queue it twice).
+    /// Returns how many were queued.
     func replay(group: ConsumerGroup, _ selection: ReplaySelection, now: Date) async throws -> Int {
         let selected: SQLQueryString = switch selection {
         case .since(let since): "e.occurred_at >= \(bind: since)"
@@ -342,6 +354,7 @@ struct BusStore: Sendable {
             FROM bus_events e
             WHERE e.type IN (\(binds: group.eventTypes.sorted()))
               AND NOT EXISTS (SELECT 1 FROM bus_deliveries d WHERE d.event_seq = e.seq AND d.consumer_group = \(bind: group.name))
+              AND NOT EXISTS (SELECT 1 FROM bus_dead_letters x WHERE x.event_seq = e.seq AND x.consumer_group = \(bind: group.name))
             """
         query += " AND " + selected
         if !group.orderedByKey {

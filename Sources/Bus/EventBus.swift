@@ -155,6 +155,8 @@ public final class EventBus: Sendable {
         case pending
         /// The group does not subscribe to the event's type.
         case notSubscribed(type: String)
+        /// The group has it as a dead letter: replay the dead letter (which also removes it).
+        case deadLettered
         /// No retained event has that id (never published, or pruned).
         case unknownEvent
     }
@@ -165,7 +167,10 @@ public final class EventBus: Sendable {
         guard let group = group(named: name) else { throw BusOperationError.unknownGroup(name) }
         guard let type = try await store.eventType(id: id) else { return .unknownEvent }
         guard group.eventTypes.contains(type) else { return .notSubscribed(type: type) }
-        return try await replay(group, .event(id: id)) == 1 ? .queued : .pending
+        if try await replay(group, .event(id: id)) == 1 { return .queued }
+        // Nothing queued: say why, looking again (a prune may have removed the event meanwhile).
+        guard try await store.eventType(id: id) != nil else { return .unknownEvent }
+        return try await store.hasDeadLetter(eventId: id, group: name) ? .deadLettered : .pending
     }
 
     private func replay(_ group: ConsumerGroup, _ selection: BusStore.ReplaySelection) async throws -> Int {

@@ -11,6 +11,12 @@ struct BusCommand: AsyncParsableCommand {
         subcommands: [Status.self, DeadLetters.self, Replay.self, Prune.self],
         defaultSubcommand: Status.self)
 
+    /// A replay that queued nothing, and why (printed as the command's one-line failure).
+    struct NothingReplayed: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
     /// Runs `body` with the configured database's bus; failures print one line and exit 1.
     static func withBus<T>(_ options: ConfigOptions, _ body: (EventBus) async throws -> T) async throws -> T {
         let config = try await options.load()
@@ -110,11 +116,13 @@ struct BusCommand: AsyncParsableCommand {
                     return "Dead letter \(deadLetter) queued again."
                 }
                 if let event, let group {
-                    return switch try await bus.replay(event: event, group: group) {
-                    case .queued: "Event \(event) queued again for \(group)."
-                    case .pending: "Event \(event) is still pending for \(group); it comes anyway."
-                    case .notSubscribed(let type): "\(group) does not subscribe to \(type), the type of event \(event)."
-                    case .unknownEvent: "No retained event has the id \(event)."
+                    // Only a queued event exits 0, as only it answers 200 on the API.
+                    switch try await bus.replay(event: event, group: group) {
+                    case .queued: return "Event \(event) queued again for \(group)."
+                    case .pending: throw NothingReplayed("event \(event) is still pending for \(group); it comes anyway")
+                    case .deadLettered: throw NothingReplayed("event \(event) is a dead letter of \(group): use --dead-letter with its id (flow bus dead-letters --group \(group))")
+                    case .notSubscribed(let type): throw NothingReplayed("\(group) does not subscribe to \(type), the type of event \(event)")
+                    case .unknownEvent: throw NothingReplayed("no retained event has the id \(event)")
                     }
                 }
                 if let since, let group, let start = RFC3339.parse(since) {

@@ -270,6 +270,18 @@ struct BusDeliveryTests {
             #expect(try await harness.bus.replay(event: published[0].id, group: "other") == .notSubscribed(type: NoteWritten.type))
             #expect(try await harness.outstanding() == 0, "nothing was queued")
         }
+        // A dead letter is replayed as a dead letter (which removes it), not queued beside it.
+        let failing = ConsumerGroup(name: "failing", handling: NoteWritten.self, retry: RetryPolicy(maxAttempts: 1)) { _, _, _ in
+            throw FlakyError(message: "always fails")
+        }
+        try await BusHarness.with(engine, groups: [failing]) { harness in
+            let since = Date().addingTimeInterval(-60)
+            let published = try await harness.publish(Self.notes(1, prefix: "d"))
+            try await eventually { try await harness.count("bus_dead_letters") == 1 }
+            #expect(try await harness.bus.replay(event: published[0].id, group: "failing") == .deadLettered)
+            #expect(try await harness.bus.replay(group: "failing", since: since) == 0)
+            #expect(try await harness.count("bus_deliveries") == 0)
+        }
     }
 
     @Test("a claim whose worker died expires and the delivery is handled again", arguments: TestEngine.allCases)

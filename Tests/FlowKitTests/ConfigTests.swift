@@ -118,6 +118,7 @@ struct ConfigTests {
         ("postgresql://u:p@h/d", "postgres://u@h:5432/d"),
         ("postgres://u:p@/d?host=/var/run/postgresql", "postgres://u@/d (socket /var/run/postgresql/.s.PGSQL.5432)"),
         ("postgres://u@/d?host=/tmp/pg/&port=5433&sslmode=disable", "postgres://u@/d (socket /tmp/pg/.s.PGSQL.5433)"),
+        ("postgres://u@/d?sslmode=prefer&host=/run/pg", "postgres://u@/d (socket /run/pg/.s.PGSQL.5432)"),
     ])
     func databaseURLs(url: String, described: String) throws {
         #expect(try DatabaseLocation(url: url).description == described)
@@ -128,6 +129,7 @@ struct ConfigTests {
         ("postgres://u@db:5432/d?host=/run/pg", "names no host or port"),
         ("postgres://u@/d?host=/run/pg&port=http", "not a port number"),
         ("postgres://u@/d?host=/run/pg&pool=3", "unknown parameter 'pool'"),
+        ("postgres://u@/d?host=/run/pg&host=/run/other", "one host parameter"),
         ("postgres:///d?host=/run/pg", "must name a user"),
     ])
     func unixSocketURLErrors(url: String, reason: String) {

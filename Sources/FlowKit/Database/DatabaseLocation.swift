@@ -72,10 +72,13 @@ public enum DatabaseLocation: Sendable, CustomStringConvertible {
     /// nil for a URL without a `host` parameter that is a path.
     private static func unixSocketEndpoint(_ url: String) throws(ConfigError) -> PostgresEndpoint? {
         guard let components = URLComponents(string: url),
-              let directory = components.queryItems?.last(where: { $0.name == "host" })?.value, directory.hasPrefix("/") else {
+              let directory = components.queryItems?.first(where: { $0.name == "host" })?.value, directory.hasPrefix("/") else {
             return nil
         }
         func fail(_ message: String) -> ConfigError { ConfigError(key: "database.url", message) }
+        guard components.queryItems?.filter({ $0.name == "host" }).count == 1 else {
+            throw fail("give one host parameter (the socket folder)")
+        }
         guard components.host?.isEmpty ?? true, components.port == nil else {
             throw fail("a Unix-socket URL names no host or port before the path: postgres://user@/database?host=\(directory)")
         }
@@ -86,8 +89,10 @@ public enum DatabaseLocation: Sendable, CustomStringConvertible {
             case ("port", let value):
                 guard let number = Int(value), (1...65535).contains(number) else { throw fail("port '\(value)' is not a port number") }
                 port = number
-            case ("sslmode", "disable"), ("tlsmode", "disable"): continue
-            case ("sslmode", _), ("tlsmode", _): throw fail("TLS is not available on a Unix socket; leave sslmode out or set it to disable")
+            // As libpq: TLS is never used on a socket, so modes that only allow it are fine.
+            case ("sslmode", "disable"), ("sslmode", "allow"), ("sslmode", "prefer"),
+                 ("tlsmode", "disable"), ("tlsmode", "allow"), ("tlsmode", "prefer"): continue
+            case ("sslmode", _), ("tlsmode", _): throw fail("TLS is not available on a Unix socket; leave sslmode out or set it to disable or prefer")
             case (let name, _): throw fail("unknown parameter '\(name)' in the PostgreSQL URL")
             }
         }
