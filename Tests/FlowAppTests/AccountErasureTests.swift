@@ -25,6 +25,9 @@ struct AccountErasureTests {
             let otherId = try #require(other["id"] as? String)
             #expect(try await API.send(client, .post, "/api/v1/events/\(otherId)/invites", #"{"userIds":["\#(dan.id)"]}"#, token: ada.token).status == .ok)
             #expect(try await API.send(client, .post, "/api/v1/calendar/feed", token: dan.token).status == .created)
+            let tier = try await API.send(client, .post, "/api/v1/events/\(otherId)/tickets", #"{"name":"Standard","priceMinor":0,"currency":"EUR","quantity":3}"#, token: ada.token)
+            let tierId = try #require(tier.json["id"] as? String, "\(tier.text)")
+            #expect(try await API.send(client, .post, "/api/v1/events/\(otherId)/reservations", #"{"tierId":"\#(tierId)"}"#, token: dan.token).status == .created)
 
             let deleted = try await API.send(client, .delete, "/api/v1/users/me", #"{"password":"\#(API.password)"}"#, token: dan.token)
             #expect(deleted.status == .noContent)
@@ -35,6 +38,8 @@ struct AccountErasureTests {
             #expect(try await API.count(server, "SELECT COUNT(*) AS n FROM attendance WHERE user_id = '\(dan.id)'") == 0)
             #expect(try await API.count(server, "SELECT COUNT(*) AS n FROM event_invites WHERE user_id = '\(dan.id)'") == 0)
             #expect(try await API.count(server, "SELECT COUNT(*) AS n FROM calendar_feeds WHERE user_id = '\(dan.id)'") == 0)
+            #expect(try await API.count(server, "SELECT COUNT(*) AS n FROM ticket_reservations WHERE user_id = '\(dan.id)' AND status = 'reserved'") == 0)
+            #expect(try await API.count(server, "SELECT reserved AS n FROM ticket_tiers WHERE id = '\(tierId)'") == 0)
             let counts = try await API.send(client, .get, "/api/v1/events/\(id)").json
             #expect(counts["goingCount"] as? Int == 1 && counts["waitlistCount"] as? Int == 0)
             #expect(try await API.count(server, "SELECT COUNT(*) AS n FROM bus_events WHERE type = 'waitlist.promoted'") == 1)

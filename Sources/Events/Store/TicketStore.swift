@@ -65,6 +65,14 @@ struct TicketStore: Sendable {
             """).run()
     }
 
+    /// The user's live reservations for events not yet over (the whole series, for recurring ones).
+    func liveReservations(userId: String, unfinishedAt now: Date, on sql: any SQLDatabase) async throws -> [(id: String, eventId: String)] {
+        try await sql.raw("""
+            SELECT r.id, r.event_id FROM ticket_reservations r JOIN events e ON e.id = r.event_id
+            WHERE r.user_id = \(bind: userId) AND r.status = 'reserved' AND e.series_ends_at > \(bind: now) ORDER BY r.id
+            """).all().map { (try $0.decode(column: "id", as: String.self), try $0.decode(column: "event_id", as: String.self)) }
+    }
+
     /// Cancels the user's live reservation; returns its tier and quantity.
     func cancelReservation(id: String, eventId: String, userId: String, now: Date, in tx: Transaction) async throws -> (tierId: String, quantity: Int)? {
         guard let row = try await tx.sql.raw("""
