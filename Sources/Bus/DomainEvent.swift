@@ -62,13 +62,20 @@ public struct EventEnvelope: Sendable, Codable, Equatable {
 
     /// Decodes the payload as `E`, checking the type and version match.
     public func decode<E: DomainEvent>(_: E.Type) throws -> E {
-        guard type == E.type else {
-            throw BusError.wrongEventType(expected: E.type, actual: type)
+        try decode(E.self, type: E.type, version: E.version)
+    }
+
+    /// Decodes the payload as `P`, a consumer's own reading of an event type another domain
+    /// publishes (domains share events by name and version, not by code), checking the type
+    /// and version match.
+    public func decode<P: Decodable>(_: P.Type, type expectedType: String, version expectedVersion: Int) throws -> P {
+        guard type == expectedType else {
+            throw BusError.wrongEventType(expected: expectedType, actual: type)
         }
-        guard version == E.version else {
-            throw BusError.unsupportedVersion(type: type, version: version, supported: E.version)
+        guard version == expectedVersion else {
+            throw BusError.unsupportedVersion(type: type, version: version, supported: expectedVersion)
         }
-        return try JSONDecoder.bus.decode(E.self, from: Data(payload.utf8))
+        return try JSONDecoder.bus.decode(P.self, from: Data(payload.utf8))
     }
 }
 

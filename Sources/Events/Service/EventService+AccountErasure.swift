@@ -5,9 +5,9 @@ import Foundation
 /// What Events does when an account is deleted (Identity publishes `user.deleted`): the
 /// account's places at events not yet over are given up, so each freed seat goes to the first
 /// person waiting, its ticket reservations there are cancelled (the tickets go back on sale),
-/// and its invitations and its calendar feed are removed. Attendance of
-/// past events stays, under the anonymous id Identity keeps. Events the account organized stay
-/// as they are (staff can cancel them).
+/// and its invitations and its calendar feed are removed. Attendance of past events stays,
+/// under the anonymous id Identity keeps. Events the account organized stay as they are (staff
+/// can cancel them).
 extension EventService {
     static let accountErasureGroupName = "events.account-erasure"
 
@@ -22,10 +22,7 @@ extension EventService {
     /// The consumer group that runs ``eraseAccount(_:)`` for each deleted account, in the worker role.
     func accountErasureGroup() -> ConsumerGroup {
         ConsumerGroup(name: Self.accountErasureGroupName, eventTypes: [DeletedAccount.type]) { envelope, _ in
-            guard envelope.version == DeletedAccount.version else {
-                throw BusError.unsupportedVersion(type: envelope.type, version: envelope.version, supported: DeletedAccount.version)
-            }
-            let deleted = try JSONDecoder().decode(DeletedAccount.self, from: Data(envelope.payload.utf8))
+            let deleted = try envelope.decode(DeletedAccount.self, type: DeletedAccount.type, version: DeletedAccount.version)
             try await self.eraseAccount(deleted.userId)
         }
     }
